@@ -1,0 +1,29 @@
+"""``calpe bench [NAME]``: run the benchmarks under ``bench/``; each prints JSON."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> module with ``main(argv: list[str]) -> int``
+BENCHMARKS = {
+    "ingest": "bench.ingest",
+    "proofs": "bench.proofs",
+    "checkpoint": "bench.checkpoint_gas",
+}
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name", required=False, type=click.Choice(sorted(BENCHMARKS)))
+@click.option("--smoke", is_flag=True, help="Tiny sizes: check the benchmark runs, not the figure.")
+@click.option("--json", "as_json", is_flag=True, help="Print only JSON.")
+def bench(name: str | None, smoke: bool, as_json: bool) -> None:
+    """Run one benchmark, or all of them."""
+    argv = (["--smoke"] if smoke else []) + (["--json"] if as_json else [])
+    failed = 0
+    for bench_name in [name] if name else sorted(BENCHMARKS):
+        module = importlib.import_module(BENCHMARKS[bench_name])
+        failed += int(module.main(argv) != 0)
+    if failed:
+        raise SystemExit(1)

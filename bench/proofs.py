@@ -1,0 +1,159 @@
+"""Sparse-Merkle and Merkle-log proof costs at ledger scale; prints one JSON object.
+
+Usage: ``python -m bench.proofs [--keys 1000000] [--batch 500] [--batches 20]``.
+Builds an in-memory SMT of ``--keys`` random keys (and times the from-scratch reference root, as
+``db verify`` would compute it), then times batched updates (half new keys,
+half updates of existing ones), proof generation, proof verification and proof size. The writes
+per batch stand in for hashes: every written node costs exactly one SHA-256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from node.core import merkle_log, smt
+from node.core.hashing import ZERO_HASH
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def _build(n: int) -> tuple[smt.InMemoryNodeStore, bytes, list[bytes], float]:
+    store = smt.InMemoryNodeStore()
+    keys = [os.urandom(32) for _ in range(n)]
+    seconds, result = _timed(lambda: smt.apply_batch(store, ZERO_HASH, {k: k for k in keys}))
+    store.apply(result.writes)
+    return store, result.root, keys, seconds
+
+
+def _bench_batches(
+    store: smt.InMemoryNodeStore, root: bytes, keys: list[bytes], size: int, count: int
+) -> tuple[bytes, dict[str, Any]]:
+    times, writes = [], []
+    for _ in range(count):
+        fresh = [os.urandom(32) for _ in range(size // 2)]
+        updates = {k: os.urandom(32) for k in fresh}
+        updates.update({k: os.urandom(32) for k in random.sample(keys, size - size // 2)})
+        start = time.perf_counter()
+        result = smt.apply_batch(store, root, updates)
+        seconds = time.perf_counter() - start
+        store.apply(result.writes)
+        root = result.root
+        keys.extend(fresh)
+        times.append(seconds)
+        writes.append(len(result.writes))
+    median = statistics.median(times)
+    n = len(keys)
+    return root, {
+        "batch_size": size,
+        "batches": count,
+        "median_seconds": round(median, 5),
+        "per_event_us": round(median / size * 1e6, 2),
+        "events_per_second": round(size / median),
+        "median_node_writes": statistics.median(writes),
+        "brief_estimate_hashes": round(size * (math.log2(n) - math.log2(size)) + size),
+    }
+
+
+def _bench_proofs(
+    store: smt.InMemoryNodeStore, root: bytes, keys: list[bytes], count: int
+) -> dict[str, Any]:
+    present = random.sample(keys, count)
+    absent = [os.urandom(32) for _ in range(count)]
+    gen_s, proofs = _timed(lambda: [smt.prove(store, k) for k in present])
+    encoded = [p.to_bytes() for p in proofs]
+    values = [smt.lookup(store, k) for k in present]
+
+    def verify_all() -> None:
+        for key, value, data in zip(present, values, encoded, strict=True):
+            assert value is not None
+            smt.verify_membership(root, key, value, smt.SmtProof.from_bytes(data))
+
+    ver_s, _ = _timed(verify_all)
+    absent_sizes = [len(smt.prove(store, k).to_bytes()) for k in absent]
+    sizes = [len(e) for e in encoded]
+    depths = [len(p.siblings) for p in proofs]
+    return {
+        "proofs": count,
+        "prove_us": round(gen_s / count * 1e6, 2),
+        "decode_and_verify_us": round(ver_s / count * 1e6, 2),
+        "membership_bytes_mean": round(statistics.mean(sizes), 1),
+        "membership_bytes_max": max(sizes),
+        "non_membership_bytes_mean": round(statistics.mean(absent_sizes), 1),
+        "depth_mean": round(statistics.mean(depths), 2),
+        "depth_max": max(depths),
+    }
+
+
+def _bench_log(n: int) -> dict[str, Any]:
+    leaves = [merkle_log.leaf_hash(os.urandom(64)) for _ in range(n)]
+    nodes: dict[tuple[int, int], bytes] = {}
+    rng = merkle_log.CompactRange()
+
+    def append_all() -> merkle_log.CompactRange:
+        current = rng
+        for leaf in leaves:
+            current, created = current.append(leaf)
+            for level, index, digest in created:
+                nodes[level, index] = digest
+        return current
+
+    append_s, final = _timed(append_all)
+    get = nodes.__getitem__
+
+    def get_node(level: int, index: int) -> bytes:
+        return get((level, index))
+
+    sample = random.sample(range(n), 1000)
+    prove_s, proofs = _timed(lambda: [merkle_log.inclusion_proof(i, n, get_node) for i in sample])
+    root = final.root()
+
+    def verify_all() -> None:
+        for i, proof in zip(sample, proofs, strict=True):
+            merkle_log.verify_inclusion(leaves[i], i, n, proof, root)
+
+    verify_s, _ = _timed(verify_all)
+    return {
+        "leaves": n,
+        "append_us": round(append_s / n * 1e6, 2),
+        "inclusion_prove_us": round(prove_s / 1000 * 1e6, 2),
+        "inclusion_verify_us": round(verify_s / 1000 * 1e6, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keys", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batches", type=int, default=20)
+    args = parser.parse_args()
+    random.seed(7)
+    store, root, keys, build_s = _build(args.keys)
+    reference_s, reference_root = _timed(lambda: smt.compute_root({k: k for k in keys}))
+    assert reference_root == root
+    root, batches = _bench_batches(store, root, keys, args.batch, args.batches)
+    report = {
+        "smt_keys": args.keys,
+        "smt_build_seconds": round(build_s, 2),
+        "smt_reference_compute_root_seconds": round(reference_s, 2),
+        "smt_stored_nodes": len(store.nodes),
+        "smt_batch": batches,
+        "smt_proofs": _bench_proofs(store, root, keys, 2000),
+        "merkle_log": _bench_log(100_000),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

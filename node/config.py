@@ -1,0 +1,172 @@
+"""Node configuration: a TOML file per node, validated into small typed objects.
+
+Relative paths are resolved against the directory of the config file, so a node's directory can be
+moved as a whole. Secrets never appear here: the keystore is a file encrypted under a passphrase,
+and the passphrase comes from a file (for example a systemd credential) or the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from node.core.errors import ConfigError
+from node.core.genesis import Genesis, check_agency_id, genesis_from_json
+
+PASSPHRASE_ENV = "CALPE_PASSPHRASE"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeSection(_Section):
+    agency_id: str = Field(description="This node's agency, as listed in the genesis.")
+    genesis: Path = Field(description="The network's genesis file (JSON).")
+    data_dir: Path = Field(description="LevelDB directory; one node process owns it.")
+    keystore: Path = Field(description="Encrypted keystore with the agency's keys.")
+    passphrase_file: Path | None = Field(
+        default=None,
+        description=f"File holding the keystore passphrase; else ${PASSPHRASE_ENV} is read.",
+    )
+    log_file: Path | None = Field(default=None, description="Where to write the node's log.")
+
+    @field_validator("agency_id")
+    @classmethod
+    def _agency_id(cls, value: str) -> str:
+        return check_agency_id(value)
+
+
+class PeerEntry(_Section):
+    agency_id: str = Field(description="The member agency reachable at this address.")
+    address: str = Field(description="libp2p multiaddr, e.g. /ip4/10.0.0.2/tcp/7400.")
+
+
+class NetworkSection(_Section):
+    listen: list[str] = Field(
+        default_factory=lambda: ["/ip4/127.0.0.1/tcp/7400"],
+        description="libp2p listen multiaddrs.",
+    )
+    peers: list[PeerEntry] = Field(default_factory=list, description="Static peer addresses.")
+
+
+class AdminSection(_Section):
+    socket: Path = Field(
+        default=Path("admin.sock"),
+        description="Unix socket of the admin API (created with mode 0600).",
+    )
+    tcp: str | None = Field(
+        default=None,
+        description="Also serve the admin API on HOST:PORT over TCP; needs token_file.",
+    )
+    token_file: Path | None = Field(
+        default=None, description="File holding the bearer token required on TCP."
+    )
+
+
+class PublicSection(_Section):
+    listen: str | None = Field(
+        default=None,
+        description="HOST:PORT of the public read-only endpoint (status and proofs); off if unset.",
+    )
+    requests_per_minute: int = Field(
+        default=60, ge=1, description="Requests per minute allowed per client address."
+    )
+
+
+class NodeConfig(_Section):
+    node: NodeSection
+    network: NetworkSection = Field(default_factory=NetworkSection)
+    admin: AdminSection = Field(default_factory=AdminSection)
+    public: PublicSection = Field(default_factory=PublicSection)
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="One table per plugin, e.g. [plugins.rsk_bridge]."
+    )
+    source: Path = Field(default=Path("."), exclude=True, description="The config file itself.")
+
+    def load_genesis(self) -> Genesis:
+        return load_genesis(self.node.genesis)
+
+    def passphrase(self) -> str:
+        return read_passphrase(self.node.passphrase_file)
+
+
+def load_config(path: str | Path) -> NodeConfig:
+    """Read and validate a node config; errors name the file and the field."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        config = NodeConfig.model_validate({**raw, "source": path})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return _resolve_paths(config, path.parent)
+
+
+def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
+    def resolve(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else (base / p).resolve())
+
+    node = config.node.model_copy(
+        update={
+            "genesis": resolve(config.node.genesis),
+            "data_dir": resolve(config.node.data_dir),
+            "keystore": resolve(config.node.keystore),
+            "passphrase_file": resolve(config.node.passphrase_file),
+            "log_file": resolve(config.node.log_file),
+        }
+    )
+    admin = config.admin.model_copy(
+        update={
+            "socket": resolve(config.admin.socket),
+            "token_file": resolve(config.admin.token_file),
+        }
+    )
+    if admin.tcp is not None and admin.token_file is None:
+        raise ConfigError(
+            f"{config.source}: field 'admin.tcp' needs 'admin.token_file': the admin API is never "
+            "served on TCP without a bearer token"
+        )
+    return config.model_copy(update={"node": node, "admin": admin})
+
+
+def load_genesis(path: str | Path) -> Genesis:
+    import json
+
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such genesis file") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    return genesis_from_json(doc, str(path))
+
+
+def read_passphrase(passphrase_file: Path | None) -> str:
+    if passphrase_file is not None:
+        try:
+            return passphrase_file.read_text().rstrip("\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"{passphrase_file}: cannot read the passphrase file: {exc}"
+            ) from None
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is None:
+        raise ConfigError(
+            f"no keystore passphrase: set node.passphrase_file in the config or ${PASSPHRASE_ENV}"
+        )
+    return value

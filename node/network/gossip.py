@@ -1,0 +1,249 @@
+"""Gossipsub wired for Calpe: deliberate parameters, full validation before relay, no silent loss.
+
+What this adds to py-libp2p 0.8.1's ``Pubsub``/``GossipSub`` and why:
+
+- every inbound pubsub stream and every pushed message is wrapped, so a malformed RPC (e.g. a
+  ``from`` field that is not a peer ID, which makes the signature check raise) is logged and the
+  sender penalised instead of failing the pubsub service;
+- accepted messages go to a bounded queue of ours (size from config) instead of the 32-slot
+  subscription channel, and drops are counted;
+- per-peer outbound queues are widened from 32 RPCs and their size check follows our maximum
+  message size (both are fixed in the library; the attributes are pinned to 0.8.1);
+- the validator runs the node's full validation and our per-forwarder rate limit; only ACCEPT
+  relays, REJECT (and rate breaches) penalise the forwarder.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+import trio
+from libp2p.abc import IHost, INetStream
+from libp2p.peer.id import ID
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.rpc_queue import RpcQueue
+
+from node.network.api import GossipMessage, NetworkHandlers, Verdict
+from node.network.config import KIB, GossipParams
+from node.network.peers import PeerBook
+
+logger = logging.getLogger(__name__)
+
+RPC_ENVELOPE_SLACK = 64 * KIB
+"""Room above the largest payload for the RPC framing, signature and signed peer record."""
+_FORWARDER_MEMORY = 4096
+"""Message ids whose forwarder we remember between validation and delivery."""
+
+Offence = Callable[[str, str], None]
+"""``(peer_id, reason)``: record one offence of a peer."""
+
+
+def message_id(msg: rpc_pb2.Message) -> bytes:
+    """py-libp2p's default id (origin + seqno), which we keep: no hashing of large payloads."""
+    return bytes(msg.from_id) + bytes(msg.seqno)
+
+
+def _peer_str(raw: bytes) -> str:
+    try:
+        return ID(raw).to_base58()
+    except Exception:
+        return "?"
+
+
+class CalpePubsub(Pubsub):
+    """``Pubsub`` with contained failures, our delivery sink and widened outbound queues."""
+
+    def __init__(
+        self,
+        host: IHost,
+        router: GossipSub,
+        params: GossipParams,
+        topics: frozenset[str],
+        sink: Callable[[rpc_pb2.Message], None],
+        offence: Offence,
+    ) -> None:
+        super().__init__(
+            host,
+            router,
+            seen_ttl=params.seen_ttl,
+            strict_signing=True,
+            max_concurrent_validator_count=params.max_concurrent_validations,
+            validation_timeout=params.validation_timeout,
+            max_inbound_rpc_size=params.max_message_size + RPC_ENVELOPE_SLACK,
+            allowed_topics=topics,
+        )
+        self._params = params
+        self._sink = sink
+        self._offence = offence
+
+    def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
+        try:
+            self._sink(publish_message)
+        except Exception:
+            logger.exception("gossip delivery sink failed")
+
+    async def stream_handler(self, stream: INetStream) -> None:
+        try:
+            await super().stream_handler(stream)
+        except Exception as error:
+            peer = stream.muxed_conn.peer_id
+            logger.warning("pubsub stream failed: peer=%s error=%r", peer, error)
+            self._offence(peer.to_base58(), "malformed pubsub stream")
+            try:
+                await stream.reset()
+            except Exception:
+                logger.debug("reset of failed pubsub stream failed", exc_info=True)
+
+    async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        try:
+            await super().push_msg(msg_forwarder, msg)
+        except Exception as error:
+            if msg_forwarder == self.my_id:
+                raise
+            logger.warning("dropped malformed gossip: peer=%s error=%r", msg_forwarder, error)
+            self._offence(msg_forwarder.to_base58(), "malformed gossip message")
+
+    async def handle_sending_messages(
+        self, peer_id: ID, stream: INetStream, queue: RpcQueue
+    ) -> None:
+        # Pinned to py-libp2p 0.8.1: the queue is built with fixed defaults (32 RPCs, 1 MiB).
+        queue._queue.max_size = self._params.outbound_queue_size
+        queue.max_message_size = self._params.max_message_size + RPC_ENVELOPE_SLACK
+        await super().handle_sending_messages(peer_id, stream, queue)
+
+    def outbound_pressure(self) -> float:
+        """The fullest peer queue's fill ratio (0 empty, 1 full)."""
+        size = self._params.outbound_queue_size
+        return max((len(queue) / size for queue in self.peer_queues.values()), default=0.0)
+
+
+def build_router(params: GossipParams) -> GossipSub:
+    """Gossipsub v1.2/v1.1 with the parameters of :class:`GossipParams`."""
+    return GossipSub(
+        protocols=[PROTOCOL_ID_V12, PROTOCOL_ID_V11],
+        degree=params.degree,
+        degree_low=params.degree_low,
+        degree_high=params.degree_high,
+        time_to_live=params.fanout_ttl,
+        gossip_window=params.gossip_window,
+        gossip_history=params.gossip_history,
+        heartbeat_initial_delay=0.1,
+        heartbeat_interval=params.heartbeat_interval,
+        # Members come from genesis: peer exchange could only suggest peers we would refuse.
+        do_px=False,
+        prune_back_off=params.prune_backoff,
+        # Replaced by our per-forwarder limit (see GossipParams.peer_rate_per_second).
+        spam_protection_enabled=False,
+        # IP diversity means nothing in a permissioned mesh (members may share a data centre).
+        eclipse_protection_enabled=False,
+        # Self-tuning degree and heartbeat would make delivery latency unpredictable.
+        adaptive_gossip_enabled=False,
+    )
+
+
+class ForwarderMemory:
+    """Remembers who forwarded each accepted message until it is delivered (bounded)."""
+
+    def __init__(self, capacity: int = _FORWARDER_MEMORY) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[bytes, str] = OrderedDict()
+
+    def put(self, key: bytes, forwarder: str) -> None:
+        self._entries[key] = forwarder
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+    def pop(self, key: bytes) -> str | None:
+        return self._entries.pop(key, None)
+
+
+class GossipValidator:
+    """The pubsub topic validator: rate limit, size, then the node's full validation."""
+
+    def __init__(
+        self,
+        own_id: ID,
+        handlers: NetworkHandlers,
+        params: GossipParams,
+        book: PeerBook,
+        offence: Offence,
+        forwarders: ForwarderMemory,
+    ) -> None:
+        self._own_id = own_id
+        self._handlers = handlers
+        self._params = params
+        self._book = book
+        self._offence = offence
+        self._forwarders = forwarders
+
+    async def __call__(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
+        if forwarder == self._own_id:
+            return True  # our own publish: the node built it
+        peer = forwarder.to_base58()
+        try:
+            verdict = await self._verdict(peer, msg)
+        except Exception:
+            logger.exception("gossip validator failed: peer=%s (counted as IGNORE)", peer)
+            return False
+        if verdict is Verdict.REJECT:
+            self._offence(peer, "rejected gossip message")
+        elif verdict is Verdict.ACCEPT:
+            self._forwarders.put(message_id(msg), peer)
+        return verdict is Verdict.ACCEPT
+
+    async def _verdict(self, peer: str, msg: rpc_pb2.Message) -> Verdict:
+        self._book.seen(peer)
+        if not self._book.allow_gossip(peer):
+            self._offence(peer, "gossip rate exceeded")
+            return Verdict.IGNORE
+        if len(msg.topicIDs) != 1 or len(msg.data) > self._params.max_message_size:
+            return Verdict.REJECT
+        message = GossipMessage(
+            topic=msg.topicIDs[0],
+            origin=_peer_str(msg.from_id),
+            forwarder=peer,
+            data=bytes(msg.data),
+        )
+        verdict = await self._handlers.validate(message)
+        if not isinstance(verdict, Verdict):
+            logger.error("gossip validator returned %r, not a Verdict: ignored", verdict)
+            return Verdict.IGNORE
+        return verdict
+
+
+class DeliveryQueue:
+    """Bounded hand-off from pubsub (synchronous) to the node's delivery callback."""
+
+    def __init__(self, own_id: ID, size: int, forwarders: ForwarderMemory) -> None:
+        self._own_id = own_id.to_bytes()
+        self._forwarders = forwarders
+        self._send, self.receive = trio.open_memory_channel[GossipMessage](size)
+        self.dropped = 0
+
+    def sink(self, msg: rpc_pb2.Message) -> None:
+        key = message_id(msg)
+        forwarder = self._forwarders.pop(key)
+        if bytes(msg.from_id) == self._own_id or forwarder is None:
+            return  # our own publish, or a message the validator did not accept
+        message = GossipMessage(msg.topicIDs[0], _peer_str(msg.from_id), forwarder, msg.data)
+        try:
+            self._send.send_nowait(message)
+        except trio.WouldBlock:
+            self.dropped += 1
+            logger.warning("delivery queue full: dropped gossip from=%s", message.origin)
+
+    def close(self) -> None:
+        self._send.close()
+
+
+def trim_router_state(router: GossipSub, limit: int) -> None:
+    """Bound router state that py-libp2p 0.8.1 never prunes.
+
+    Its equivocation check keeps every message ever relayed; duplicates are already caught by the
+    seen-message cache, so forgetting old entries loses nothing we rely on.
+    """
+    if len(router.equivocation_detection) > limit:
+        router.equivocation_detection.clear()

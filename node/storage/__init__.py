@@ -1,0 +1,13 @@
+"""Durable storage of the ledger: LevelDB via plyvel. See :mod:`node.storage.store`."""
+
+from node.storage.queries import HistoryPrunedError, StoredEvent
+from node.storage.store import DEFAULT_RETENTION, BatchOutcome, IngestResult, LedgerStore
+
+__all__ = [
+    "DEFAULT_RETENTION",
+    "BatchOutcome",
+    "HistoryPrunedError",
+    "IngestResult",
+    "LedgerStore",
+    "StoredEvent",
+]

@@ -1,0 +1,110 @@
+"""Opening the LevelDB directory: lock, schema version and network checks, first-time setup."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import plyvel
+
+from node.core.encoding import encode
+from node.core.errors import StorageError
+from node.core.genesis import Genesis
+from node.storage import codec, schema
+
+logger = logging.getLogger(__name__)
+
+# LevelDB tuning: bloom filters make the many "is this credential new?" misses cheap; a larger
+# write buffer suits ingest of big batches.
+_DB_OPTIONS = {
+    "create_if_missing": True,
+    "bloom_filter_bits": 10,
+    "lru_cache_size": 64 * 1024 * 1024,
+    "write_buffer_size": 32 * 1024 * 1024,
+    "max_open_files": 500,
+    "compression": "snappy",
+}
+
+
+def open_leveldb(path: Path) -> plyvel.DB:
+    """Open (creating if needed) the database; a held lock becomes a clear StorageError."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return plyvel.DB(str(path), **_DB_OPTIONS)
+    except plyvel.IOError as exc:
+        if "lock" in str(exc).lower():
+            raise StorageError(
+                f"another Calpe node is using {path} (its LevelDB lock is held); stop that node "
+                "or give this one its own data directory"
+            ) from exc
+        raise StorageError(f"cannot open the database at {path}: {exc}") from exc
+    except plyvel.CorruptionError as exc:
+        raise StorageError(
+            f"the database at {path} is corrupt ({exc}); restore a backup or re-sync from peers"
+        ) from exc
+
+
+def check_or_initialise(db: plyvel.DB, path: Path, genesis: Genesis) -> None:
+    """Refuse a database of another layout or network; set up an empty one from ``genesis``."""
+    version_raw = db.get(schema.SCHEMA_VERSION_KEY)
+    if version_raw is None:
+        if next(db.iterator(include_value=False), None) is not None:
+            raise StorageError(
+                f"{path} holds a LevelDB database that is not a Calpe ledger; point the node at "
+                "an empty or Calpe data directory"
+            )
+        _initialise(db, genesis)
+        logger.info("initialised ledger database path=%s network=%s", path, genesis.network)
+        return
+    version = int.from_bytes(version_raw, "big")
+    if version > schema.SCHEMA_VERSION:
+        raise StorageError(
+            f"the database at {path} uses storage schema version {version}, newer than this "
+            f"Calpe supports ({schema.SCHEMA_VERSION}); upgrade Calpe to open it"
+        )
+    if version < schema.SCHEMA_VERSION:
+        raise StorageError(
+            f"the database at {path} uses storage schema version {version}, older than this "
+            f"Calpe's ({schema.SCHEMA_VERSION}); migrate it or re-sync into an empty directory"
+        )
+    stored = db.get(schema.meta(schema.META_NETWORK_ID))
+    if stored != genesis.network_id:
+        theirs = stored.hex()[:16] if stored else "unknown"
+        raise StorageError(
+            f"the database at {path} belongs to another network (network id {theirs}…, this "
+            f"genesis is {genesis.network_id.hex()[:16]}… '{genesis.network}'); use the genesis "
+            "it was created with, or another data directory"
+        )
+    _add_new_agencies(db, genesis)
+
+
+def _initialise(db: plyvel.DB, genesis: Genesis) -> None:
+    with db.write_batch(transaction=True, sync=True) as batch:
+        batch.put(schema.meta(schema.META_NETWORK_ID), genesis.network_id)
+        batch.put(schema.meta(schema.META_GENESIS), encode(genesis.to_wire()))
+        for num, agency in enumerate(genesis.agencies):
+            batch.put(schema.agency_number(agency.agency_id), schema.num_bytes(num))
+            batch.put(schema.head(num), codec.encode_head(codec.initial_head(agency)))
+        batch.put(schema.SCHEMA_VERSION_KEY, schema.SCHEMA_VERSION.to_bytes(4, "big"))
+
+
+def _add_new_agencies(db: plyvel.DB, genesis: Genesis) -> None:
+    """Give a number and an initial head to any genesis agency the database does not know yet."""
+    known = agency_numbers(db)
+    missing = [a for a in genesis.agencies if a.agency_id not in known]
+    if not missing:
+        return
+    next_num = max(known.values(), default=-1) + 1
+    with db.write_batch(transaction=True, sync=True) as batch:
+        for offset, agency in enumerate(missing):
+            num = next_num + offset
+            batch.put(schema.agency_number(agency.agency_id), schema.num_bytes(num))
+            batch.put(schema.head(num), codec.encode_head(codec.initial_head(agency)))
+
+
+def agency_numbers(db: plyvel.DB) -> dict[str, int]:
+    prefix = schema.agency_numbers()
+    return {
+        schema.agency_id_of(key): int.from_bytes(value, "big")
+        for key, value in db.iterator(prefix=prefix)
+    }

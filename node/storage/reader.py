@@ -1,0 +1,151 @@
+"""Reading one agency's state: committed data, seen through the writes of a batch not yet committed.
+
+A :class:`PendingBatch` collects the key/value writes of the blocks being ingested together; its
+reads fall through to the database. :class:`LedgerReader` is the ledger core's ``StateReader`` over
+it, so block ``n + 1`` of a group commit is validated against block ``n``'s uncommitted state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import plyvel
+
+from node.core.ledger import AgencyHead
+from node.core.status import SchemaRecord, StatusRecord, decode_schema_record
+from node.storage import codec, schema
+
+CACHE_TOP_DEPTH = 12
+"""SMT nodes at depth <= this stay cached (at most 8191 per agency): every block rewrites them."""
+CACHE_MAX_NODES = 200_000
+"""Past this many cached nodes, deeper ones are dropped (they are cheap to read again)."""
+
+
+class NodeCache:
+    """One agency's SMT nodes as committed: read-through, updated after each commit."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[bytes, bytes | None] = {}
+
+    def get(self, db: plyvel.DB, num: int, pos: bytes) -> bytes | None:
+        try:
+            return self.nodes[pos]
+        except KeyError:
+            value: bytes | None = db.get(schema.smt_node(num, pos))
+            self.nodes[pos] = value
+            return value
+
+    def update(self, writes: dict[bytes, bytes | None]) -> None:
+        self.nodes.update(writes)
+        if len(self.nodes) > CACHE_MAX_NODES:
+            self.nodes = {p: v for p, v in self.nodes.items() if _is_top(p)}
+
+    def clear(self) -> None:
+        self.nodes.clear()
+
+
+def _is_top(pos: bytes) -> bool:
+    return pos[0] == 0 and pos[1] <= CACHE_TOP_DEPTH
+
+
+@dataclass
+class PendingBatch:
+    """Writes of one atomic commit in the making, readable before they are committed."""
+
+    db: plyvel.DB
+    ops: dict[bytes, bytes | None] = field(default_factory=dict)
+    heads: dict[int, AgencyHead] = field(default_factory=dict)
+    node_writes: dict[int, dict[bytes, bytes | None]] = field(default_factory=dict)
+    rotations: list[tuple[int, int, bytes, bytes]] = field(default_factory=list)
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.ops:
+            return self.ops[key]
+        value: bytes | None = self.db.get(key)
+        return value
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.ops[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.ops[key] = None
+
+    def write(self, *, sync: bool) -> None:
+        """Commit every write at once: all or nothing, durable on return when ``sync``."""
+        with self.db.write_batch(transaction=True, sync=sync) as batch:
+            for key, value in self.ops.items():
+                if value is None:
+                    batch.delete(key)
+                else:
+                    batch.put(key, value)
+
+
+class LedgerReader:
+    """The ledger core's ``StateReader`` for one agency, over a pending batch and the database."""
+
+    def __init__(
+        self,
+        batch: PendingBatch,
+        num: int,
+        issuer: str,
+        cache: NodeCache,
+        schema_cache: dict[bytes, SchemaRecord],
+    ) -> None:
+        self._batch = batch
+        self._num = num
+        self._issuer = issuer
+        self._cache = cache
+        self._schemas = schema_cache
+        self._node_prefix = schema.smt_nodes(num)
+        self.seen: dict[bytes, bytes | None] = {}
+        """Every node read through this reader: what a block overwrites, for the undo history."""
+
+    def get_node(self, position: bytes) -> bytes | None:
+        ops = self._batch.ops
+        key = self._node_prefix + position
+        value = ops[key] if key in ops else self._cache.get(self._batch.db, self._num, position)
+        self.seen[position] = value
+        return value
+
+    def credential(self, credential_id: bytes) -> StatusRecord | None:
+        raw = self._batch.get(schema.status(self._num, credential_id))
+        if raw is None:
+            return None
+        return codec.decode_status(self._issuer, credential_id, raw)
+
+    def schema(self, schema_id: bytes) -> SchemaRecord | None:
+        cached = self._schemas.get(schema_id)
+        if cached is not None:
+            return cached
+        key = schema.schema(self._num, schema_id)
+        raw = self._batch.get(key)
+        if raw is None:
+            return None
+        record = decode_schema_record(raw)
+        if key not in self._batch.ops:  # only committed schemas are cached
+            self._schemas[schema_id] = record
+        return record
+
+
+class HistoricalNodeReader:
+    """SMT nodes of one agency as they were right after block ``height`` (within retention).
+
+    The undo entry ``(position, h)`` holds the node as it was before block ``h``; the first entry
+    after ``height`` therefore holds it as of ``height``, and no entry means it has not changed.
+    """
+
+    def __init__(self, db: plyvel.DB, num: int, height: int, current: LedgerReader) -> None:
+        self._db = db
+        self._num = num
+        self._height = height
+        self._current = current
+
+    def get_node(self, position: bytes) -> bytes | None:
+        start = schema.smt_undo(self._num, position, self._height + 1)
+        stop = schema.prefix_end(schema.smt_undo(self._num, position, 0)[: -schema.HEIGHT_LEN])
+        with self._db.iterator(start=start, stop=stop) as entries:
+            found = next(entries, None)
+        if found is None:
+            return self._current.get_node(position)
+        value: bytes = found[1]
+        return value or None

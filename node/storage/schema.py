@@ -1,0 +1,281 @@
+"""Every LevelDB key Calpe writes, built here and nowhere else (py-evm's ``eth/db/schema.py``).
+
+Layout, schema version 1. All keys but :data:`SCHEMA_VERSION_KEY` start with :data:`PREFIX` (the
+schema version as one byte), then a one-byte table tag. Agencies are named in keys by a 2-byte
+number assigned when the agency first appears (genesis order), not by their id, to keep the keys of
+the large tables short. Integers are big-endian and fixed-width so ranges scan in order.
+
+======================  ===================================================  =======================
+table (tag)             key after ``PREFIX + tag``                           value
+======================  ===================================================  =======================
+meta ``M``              name (ASCII)                                         see :data:`META_*`
+agency number ``a``     agency_id (UTF-8)                                    u16 agency number
+head ``h``              num                                                  encoded AgencyHead
+block ``b``             num, height u64                                      encoded block
+block hash ``H``        block hash (32)                                      num, height u64
+status ``c``            num, credential_id (32)                              compact status record
+history ``e``           num, credential_id (32), height u64                  kinds, 1 byte each
+schema ``s``            num, schema_id (32)                                  encoded SchemaRecord
+key rotation ``k``      num, height u64 (block carrying the rotation)        ed25519 (32) + address
+log node ``l``          num, level u8, index u64                             hash (32)
+SMT node ``n``          num, position                                        encoded node (65)
+SMT undo ``u``          num, position, height u64                            node before that block
+                                                                             (empty: it was absent)
+SMT journal ``j``       num, height u64                                      positions written
+equivocation ``x``      num, height u64                                      EquivocationProof
+fork block ``f``        num, height u64, block hash (32)                     the conflicting block
+cursor ``C``            name (UTF-8)                                         owner-defined bytes
+idempotency ``I``       client key (bytes)                                   owner-defined bytes
+======================  ===================================================  =======================
+
+SMT positions are prefix-free (they start with their 2-byte depth, which fixes their length), so an
+undo key ``num, position, height`` belongs to ``position`` exactly when its length matches.
+"""
+
+from __future__ import annotations
+
+import struct
+
+SCHEMA_VERSION = 1
+SCHEMA_VERSION_KEY = b"calpe:schema-version"
+"""Outside the versioned prefix, so any version of Calpe can read which layout a database uses."""
+
+PREFIX = bytes((SCHEMA_VERSION,))
+
+META_NETWORK_ID = b"network-id"
+META_GENESIS = b"genesis"
+
+_META = PREFIX + b"M"
+_AGENCY = PREFIX + b"a"
+_HEAD = PREFIX + b"h"
+_BLOCK = PREFIX + b"b"
+_BLOCK_HASH = PREFIX + b"H"
+_STATUS = PREFIX + b"c"
+_HISTORY = PREFIX + b"e"
+_SCHEMA = PREFIX + b"s"
+_ROTATION = PREFIX + b"k"
+_LOG = PREFIX + b"l"
+_NODE = PREFIX + b"n"
+_UNDO = PREFIX + b"u"
+_JOURNAL = PREFIX + b"j"
+_EQUIVOCATION = PREFIX + b"x"
+_FORK = PREFIX + b"f"
+_CURSOR = PREFIX + b"C"
+_IDEMPOTENCY = PREFIX + b"I"
+
+DERIVED_TABLES = (
+    _HEAD,
+    _BLOCK_HASH,
+    _STATUS,
+    _HISTORY,
+    _SCHEMA,
+    _ROTATION,
+    _LOG,
+    _NODE,
+    _UNDO,
+    _JOURNAL,
+)
+"""Tables recomputed from the stored blocks by ``rebuild`` (blocks, meta, proofs are primary)."""
+
+TABLE_NAMES = {
+    _META: "meta",
+    _AGENCY: "agency",
+    _HEAD: "head",
+    _BLOCK: "block",
+    _BLOCK_HASH: "block_hash",
+    _STATUS: "status",
+    _HISTORY: "history",
+    _SCHEMA: "schema",
+    _ROTATION: "key_rotation",
+    _LOG: "log_node",
+    _NODE: "smt_node",
+    _UNDO: "smt_undo",
+    _JOURNAL: "smt_journal",
+    _EQUIVOCATION: "equivocation",
+    _FORK: "fork_block",
+    _CURSOR: "cursor",
+    _IDEMPOTENCY: "idempotency",
+}
+
+_U16 = struct.Struct(">H")
+_U64 = struct.Struct(">Q")
+_NUM_HEIGHT = struct.Struct(">HQ")
+HEIGHT_LEN = 8
+
+
+def u64(value: int) -> bytes:
+    return _U64.pack(value)
+
+
+def read_u64(data: bytes) -> int:
+    value: int = _U64.unpack(data)[0]
+    return value
+
+
+def num_bytes(num: int) -> bytes:
+    return _U16.pack(num)
+
+
+def meta(name: bytes) -> bytes:
+    return _META + name
+
+
+def agency_number(agency_id: str) -> bytes:
+    return _AGENCY + agency_id.encode()
+
+
+def agency_numbers() -> bytes:
+    """Prefix of every agency-number entry."""
+    return _AGENCY
+
+
+def agency_id_of(key: bytes) -> str:
+    return key[len(_AGENCY) :].decode()
+
+
+def head(num: int) -> bytes:
+    return _HEAD + _U16.pack(num)
+
+
+def block(num: int, height: int) -> bytes:
+    return _BLOCK + _NUM_HEIGHT.pack(num, height)
+
+
+def blocks(num: int) -> bytes:
+    return _BLOCK + _U16.pack(num)
+
+
+def height_of_block_key(key: bytes) -> int:
+    return read_u64(key[-HEIGHT_LEN:])
+
+
+def block_hash(hash_: bytes) -> bytes:
+    return _BLOCK_HASH + hash_
+
+
+def block_location(num: int, height: int) -> bytes:
+    """Value of a block-hash entry."""
+    return _NUM_HEIGHT.pack(num, height)
+
+
+def read_block_location(value: bytes) -> tuple[int, int]:
+    num, height = _NUM_HEIGHT.unpack(value)
+    return int(num), int(height)
+
+
+def status(num: int, credential_id: bytes) -> bytes:
+    return _STATUS + _U16.pack(num) + credential_id
+
+
+def statuses(num: int) -> bytes:
+    return _STATUS + _U16.pack(num)
+
+
+def credential_id_of_status_key(key: bytes) -> bytes:
+    return key[len(_STATUS) + 2 :]
+
+
+def history(num: int, credential_id: bytes, height: int) -> bytes:
+    return _HISTORY + _U16.pack(num) + credential_id + _U64.pack(height)
+
+
+def histories(num: int, credential_id: bytes | None = None) -> bytes:
+    return _HISTORY + _U16.pack(num) + (credential_id or b"")
+
+
+def schema(num: int, schema_id: bytes) -> bytes:
+    return _SCHEMA + _U16.pack(num) + schema_id
+
+
+def schemas(num: int) -> bytes:
+    return _SCHEMA + _U16.pack(num)
+
+
+def rotation(num: int, height: int) -> bytes:
+    return _ROTATION + _NUM_HEIGHT.pack(num, height)
+
+
+def rotations(num: int) -> bytes:
+    return _ROTATION + _U16.pack(num)
+
+
+def log_node(num: int, level: int, index: int) -> bytes:
+    return _LOG + _U16.pack(num) + bytes((level,)) + _U64.pack(index)
+
+
+def log_nodes(num: int) -> bytes:
+    return _LOG + _U16.pack(num)
+
+
+def smt_node(num: int, position: bytes) -> bytes:
+    return _NODE + _U16.pack(num) + position
+
+
+def smt_nodes(num: int) -> bytes:
+    return _NODE + _U16.pack(num)
+
+
+def position_of_node_key(key: bytes) -> bytes:
+    return key[len(_NODE) + 2 :]
+
+
+def smt_undo(num: int, position: bytes, height: int) -> bytes:
+    return _UNDO + _U16.pack(num) + position + _U64.pack(height)
+
+
+def smt_undo_affixes(num: int, height: int) -> tuple[bytes, bytes]:
+    """``(prefix, suffix)`` such that ``prefix + position + suffix == smt_undo(num, position,
+    height)``: lets the hot loop build one block's undo keys by concatenation."""
+    return _UNDO + _U16.pack(num), _U64.pack(height)
+
+
+def smt_undo_len(position: bytes) -> int:
+    """Length of every undo key of ``position`` (to tell its entries from another position's)."""
+    return len(_UNDO) + 2 + len(position) + HEIGHT_LEN
+
+
+def smt_undos(num: int) -> bytes:
+    return _UNDO + _U16.pack(num)
+
+
+def smt_journal(num: int, height: int) -> bytes:
+    return _JOURNAL + _NUM_HEIGHT.pack(num, height)
+
+
+def smt_journals(num: int) -> bytes:
+    return _JOURNAL + _U16.pack(num)
+
+
+def equivocation(num: int, height: int) -> bytes:
+    return _EQUIVOCATION + _NUM_HEIGHT.pack(num, height)
+
+
+def equivocations(num: int | None = None) -> bytes:
+    return _EQUIVOCATION + (b"" if num is None else _U16.pack(num))
+
+
+def fork_block(num: int, height: int, hash_: bytes) -> bytes:
+    return _FORK + _NUM_HEIGHT.pack(num, height) + hash_
+
+
+def cursor(name: str) -> bytes:
+    return _CURSOR + name.encode()
+
+
+def idempotency(client_key: bytes) -> bytes:
+    return _IDEMPOTENCY + client_key
+
+
+def table_of(key: bytes) -> str:
+    """Name of the table a key belongs to (for reports and size breakdowns)."""
+    if key == SCHEMA_VERSION_KEY:
+        return "schema_version"
+    return TABLE_NAMES.get(key[:2], "unknown")
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """Smallest key greater than every key starting with ``prefix`` (exclusive upper bound)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        raise ValueError("a prefix of only 0xff bytes has no upper bound")
+    return trimmed[:-1] + bytes((trimmed[-1] + 1,))

@@ -1,0 +1,434 @@
+"""The ledger store: LevelDB holding every agency's blocks, state and commitments.
+
+One process owns the directory (LevelDB's lock). Blocks enter through :meth:`LedgerStore.ingest` /
+:meth:`LedgerStore.ingest_many` (peers' blocks) or :meth:`LedgerStore.author` (our own); each call
+is validated by :mod:`node.core.ledger` and committed in one synced LevelDB write batch, so a block
+is durable with all its indexes, state and head, or absent. Nothing is written for a rejected block.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import plyvel
+
+from node.core.block import MAX_BLOCK_BYTES, MAX_EVENTS_PER_BLOCK, Block, decode_block
+from node.core.equivocation import EquivocationProof, make_proof
+from node.core.errors import (
+    AgencyFrozenError,
+    EncodingError,
+    HeightError,
+    NetworkMismatchError,
+    NotMemberError,
+    PrevHashError,
+    SizeLimitError,
+    StorageError,
+    ValidationError,
+)
+from node.core.events import Event
+from node.core.genesis import Genesis
+from node.core.keys import AgencyKeys, verify_block_signature
+from node.core.ledger import AgencyHead, AppliedBlock, apply_block, author_block
+from node.core.status import SchemaRecord
+from node.storage import codec, schema, writer
+from node.storage.database import agency_numbers, check_or_initialise, open_leveldb
+from node.storage.queries import LedgerQueries
+from node.storage.reader import LedgerReader, NodeCache, PendingBatch
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RETENTION = 2_000
+"""Blocks per agency whose state roots stay provable (SMT undo history kept for them).
+
+Proofs are served against the latest anchored checkpoint, which trails an agency's head by at
+most a checkpoint interval plus the RSK confirmations: a few hundred blocks in practice. Each
+block of history costs ~12 undo rows per event, so the window is what keeps disk use small."""
+
+Outcome = Literal["applied", "duplicate", "equivocation"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What became of one block. ``equivocation`` means the agency is now frozen: alert."""
+
+    outcome: Outcome
+    agency_id: str
+    height: int
+    block_hash: bytes
+    applied: AppliedBlock | None = None
+    proof: EquivocationProof | None = None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """Result of :meth:`LedgerStore.ingest_many`.
+
+    ``results`` covers the blocks accepted, in order, all committed in one batch. If ``rejected``
+    is set, ``blocks[len(results)]`` was refused for that reason, nothing of it was written, and
+    the blocks after it were not looked at.
+    """
+
+    results: list[IngestResult]
+    rejected: ValidationError | EncodingError | None = None
+
+
+@dataclass
+class _AgencySlot:
+    num: int
+    cache: NodeCache = field(default_factory=NodeCache)
+    schemas: dict[bytes, SchemaRecord] = field(default_factory=dict)
+    rotations: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+
+
+class LedgerStore(LedgerQueries):
+    """Every agency's ledger in one LevelDB directory. Not thread-safe: use from one thread."""
+
+    def __init__(
+        self,
+        db: plyvel.DB,
+        path: Path,
+        genesis: Genesis,
+        retention: int,
+        *,
+        sync: bool = True,
+        repair: bool = False,
+    ) -> None:
+        self._db = db
+        self.path = path
+        self.genesis = genesis
+        self.network_id = genesis.network_id
+        self.retention = retention
+        self._sync = sync
+        self._slots: dict[str, _AgencySlot] = {}
+        self._ids: dict[int, str] = {}
+        self._heads: dict[str, AgencyHead] = {}
+        self._repair = repair
+        self._load()
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        genesis: Genesis,
+        *,
+        retention: int = DEFAULT_RETENTION,
+        sync: bool = True,
+        repair: bool = False,
+    ) -> LedgerStore:
+        """Open or create the ledger at ``path`` for ``genesis``'s network.
+
+        Raises :class:`StorageError` if another process holds the directory, or it belongs to
+        another network or a newer storage schema. ``sync=False`` skips the fsync per commit
+        (bulk loads that can be redone; a crash may then lose acknowledged blocks).
+        ``repair=True`` opens a database whose heads are damaged, for
+        :func:`node.storage.integrity.rebuild` only (run it before anything else).
+        """
+        if retention < 0:
+            raise ValueError("retention must be >= 0 blocks")
+        path = Path(path)
+        db = open_leveldb(path)
+        try:
+            check_or_initialise(db, path, genesis)
+            store = cls(db, path, genesis, retention, sync=sync, repair=repair)
+            store._prune_to_window()
+        except BaseException:
+            db.close()
+            raise
+        logger.info("opened ledger path=%s agencies=%d", path, len(store._heads))
+        return store
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._db.closed)
+
+    def __enter__(self) -> LedgerStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def raw_db(self) -> plyvel.DB:
+        """The LevelDB handle, for the integrity tools and benchmarks only."""
+        return self._db
+
+    def _load(self) -> None:
+        self._slots, self._ids, self._heads = {}, {}, {}
+        for agency_id, num in agency_numbers(self._db).items():
+            slot = _AgencySlot(num)
+            self._slots[agency_id] = slot
+            self._ids[num] = agency_id
+            self._heads[agency_id] = self._load_head(agency_id, num)
+            for key, value in self._db.iterator(prefix=schema.rotations(num)):
+                slot.rotations.append((schema.height_of_block_key(key), value[:32], value[32:]))
+
+    def _load_head(self, agency_id: str, num: int) -> AgencyHead:
+        raw = self._db.get(schema.head(num))
+        try:
+            if raw is None:
+                raise EncodingError("missing")
+            return codec.decode_head(raw)
+        except EncodingError as exc:
+            agency = self.genesis.agency(agency_id)
+            if self._repair and agency is not None:
+                return codec.initial_head(agency)
+            raise StorageError(
+                f"{self.path}: the stored head of {agency_id} is damaged ({exc}); run the "
+                "database rebuild (calpe db rebuild) to recompute it from the stored blocks"
+            ) from exc
+
+    def _prune_to_window(self) -> None:
+        batch = PendingBatch(self._db)
+        for agency_id, slot in self._slots.items():
+            writer.prune_below(batch, slot.num, self._heads[agency_id].height - self.retention)
+        if batch.ops:
+            batch.write(sync=self._sync)
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def heads(self) -> dict[str, AgencyHead]:
+        return dict(self._heads)
+
+    def head(self, agency_id: str) -> AgencyHead:
+        self._slot(agency_id)
+        return self._heads[agency_id]
+
+    def reader(self, agency_id: str) -> LedgerReader:
+        """The committed state of ``agency_id`` as the ledger core reads it."""
+        return self._reader(PendingBatch(self._db), agency_id)
+
+    def issuer_of(self, credential_id: bytes) -> str | None:
+        """Which agency issued ``credential_id`` (the first in genesis order if several did)."""
+        return self._issuer_of(PendingBatch(self._db), credential_id)
+
+    def key_at(self, agency_id: str, height: int) -> bytes:
+        """The Ed25519 key that must sign ``agency_id``'s block at ``height``."""
+        return self._key_at(PendingBatch(self._db), agency_id, height)
+
+    def _slot(self, agency_id: str) -> _AgencySlot:
+        slot = self._slots.get(agency_id)
+        if slot is None:
+            raise NotMemberError(f"{agency_id!r} is not a member agency of this network")
+        return slot
+
+    def _num(self, agency_id: str) -> int:
+        return self._slot(agency_id).num
+
+    def _reader(self, batch: PendingBatch, agency_id: str) -> LedgerReader:
+        slot = self._slot(agency_id)
+        return LedgerReader(batch, slot.num, agency_id, slot.cache, slot.schemas)
+
+    def _issuer_of(self, batch: PendingBatch, credential_id: bytes) -> str | None:
+        for agency_id, slot in self._slots.items():
+            if batch.get(schema.status(slot.num, credential_id)) is not None:
+                return agency_id
+        return None
+
+    def _key_at(self, batch: PendingBatch, agency_id: str, height: int) -> bytes:
+        slot = self._slot(agency_id)
+        rotations = slot.rotations + [
+            (h, pub, addr) for num, h, pub, addr in batch.rotations if num == slot.num
+        ]
+        before = [r for r in rotations if r[0] < height]
+        if before:
+            return max(before)[1]
+        agency = self.genesis.agency(agency_id)
+        if agency is None:
+            raise NotMemberError(f"{agency_id!r} is not in this network's genesis")
+        return agency.ed25519_public
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def ingest(self, block: Block | bytes, *, now_ms: int) -> IngestResult:
+        """Validate and commit one block; raise the specific error (and write nothing) if refused.
+
+        A block already stored is a harmless ``duplicate``. Another validly signed block at a
+        stored height is ``equivocation``: both are kept and the agency is frozen. A height past
+        ``head + 1`` raises :class:`HeightError` (the caller syncs the gap).
+        """
+        outcome = self.ingest_many([block], now_ms=now_ms)
+        if outcome.rejected is not None:
+            raise outcome.rejected
+        return outcome.results[0]
+
+    def ingest_many(self, blocks: Iterable[Block | bytes], *, now_ms: int) -> BatchOutcome:
+        """Ingest blocks in order (each sees the ones before it) and commit them in one batch."""
+        batch = PendingBatch(self._db)
+        results: list[IngestResult] = []
+        rejected: ValidationError | EncodingError | None = None
+        for item in blocks:
+            try:
+                results.append(self._ingest_one(batch, item, now_ms))
+            except (ValidationError, EncodingError) as exc:
+                rejected = exc
+                break
+        if batch.ops:
+            self._write(batch)
+        return BatchOutcome(results, rejected)
+
+    def _ingest_one(self, batch: PendingBatch, item: Block | bytes, now_ms: int) -> IngestResult:
+        block, raw = _decoded(item)
+        agency_id = block.agency_id
+        num = self._num(agency_id)
+        if block.header.network_id != self.network_id:
+            raise NetworkMismatchError(f"block of {agency_id} belongs to another network")
+        head = batch.heads.get(num) or self._heads[agency_id]
+        if 1 <= block.height <= head.height:
+            return self._seen(batch, num, head, block, raw)
+        reader = self._reader(batch, agency_id)
+        applied = apply_block(
+            head,
+            block,
+            reader,
+            network_id=self.network_id,
+            now_ms=now_ms,
+            issuer_of=lambda cid: self._issuer_of(batch, cid),
+        )
+        writer.add_block(
+            batch, num, applied, raw, reader, retention=self.retention, reader_applied_it=True
+        )
+        return IngestResult("applied", agency_id, block.height, block.hash, applied=applied)
+
+    def _seen(
+        self, batch: PendingBatch, num: int, head: AgencyHead, block: Block, raw: bytes
+    ) -> IngestResult:
+        """A block at a height already stored: the same block again, or equivocation."""
+        location = batch.get(schema.block_hash(block.hash))
+        if location == schema.block_location(num, block.height):
+            return IngestResult("duplicate", block.agency_id, block.height, block.hash)
+        stored_raw = batch.get(schema.block(num, block.height))
+        if stored_raw is None:
+            raise StorageError(f"{block.agency_id} block {block.height} is missing; run verify")
+        stored = decode_block(stored_raw)
+        key = self._key_at(batch, block.agency_id, block.height)
+        verify_block_signature(key, block.hash, block.signature)
+        proof = make_proof(stored.header, stored.signature, block.header, block.signature)
+        writer.add_equivocation(batch, num, proof, (block.hash, raw), replace(head, frozen=True))
+        logger.warning(
+            "equivocation agency=%s height=%s: two signed blocks, log frozen",
+            block.agency_id,
+            block.height,
+        )
+        return IngestResult("equivocation", block.agency_id, block.height, block.hash, proof=proof)
+
+    def commit(self, applied: AppliedBlock) -> None:
+        """Commit one validated block (from ``apply_block``/``author_block`` on current state)."""
+        self.commit_many([applied])
+
+    def commit_many(self, applied_blocks: Sequence[AppliedBlock]) -> None:
+        """Commit validated blocks, in order, in one atomic batch.
+
+        Each must extend the head left by the one before it (:class:`HeightError` /
+        :class:`PrevHashError` otherwise, and nothing is written).
+        """
+        batch = PendingBatch(self._db)
+        for applied in applied_blocks:
+            block = applied.block
+            num = self._num(block.agency_id)
+            head = batch.heads.get(num) or self._heads[block.agency_id]
+            if block.height != head.height + 1:
+                raise HeightError(f"{block.agency_id} block {block.height} is not next to {head}")
+            if block.header.prev_hash != head.block_hash:
+                raise PrevHashError(f"{block.agency_id} block {block.height} does not extend head")
+            reader = self._reader(batch, block.agency_id)
+            writer.add_block(
+                batch,
+                num,
+                applied,
+                block.encode(),
+                reader,
+                retention=self.retention,
+                reader_applied_it=False,
+            )
+        if batch.ops:
+            self._write(batch)
+
+    def author(
+        self,
+        agency_id: str,
+        events: Sequence[Event],
+        keys: AgencyKeys,
+        *,
+        now_ms: int,
+        requests: Mapping[str, int] | None = None,
+    ) -> AppliedBlock:
+        """Build, sign and commit ``agency_id``'s next block from ``events``.
+
+        ``requests`` maps client request ids to the index of their first event in ``events``;
+        each gets a receipt row in the block's own write batch, so an acknowledged request id is
+        never forgotten and never applied twice (see :meth:`request_receipt`).
+        """
+        head = self.head(agency_id)
+        if head.frozen:
+            raise AgencyFrozenError(f"{agency_id}'s log is frozen after equivocation")
+        batch = PendingBatch(self._db)
+        reader = self._reader(batch, agency_id)
+        applied = author_block(
+            head,
+            events,
+            keys,
+            reader,
+            network_id=self.network_id,
+            timestamp_ms=now_ms,
+            issuer_of=lambda cid: self._issuer_of(batch, cid),
+        )
+        raw = applied.block.encode()
+        num = self._num(agency_id)
+        writer.add_block(
+            batch, num, applied, raw, reader, retention=self.retention, reader_applied_it=True
+        )
+        for request_id, index in (requests or {}).items():
+            batch.put(
+                schema.idempotency(request_id.encode()),
+                codec.encode_receipt(agency_id, applied.block.height, applied.block.hash, index),
+            )
+        self._write(batch)
+        return applied
+
+    def request_receipt(self, request_id: str) -> tuple[str, int, bytes, int] | None:
+        """``(agency_id, height, block_hash, first_event_index)`` of a committed request id."""
+        raw = self._db.get(schema.idempotency(request_id.encode()))
+        return None if raw is None else codec.decode_receipt(raw)
+
+    def _write(self, batch: PendingBatch) -> None:
+        try:
+            batch.write(sync=self._sync)
+        except plyvel.Error as exc:
+            raise StorageError(f"writing to {self.path} failed: {exc}") from exc
+        for num, head in batch.heads.items():
+            self._heads[self._ids[num]] = head
+        for num, writes in batch.node_writes.items():
+            self._slots[self._ids[num]].cache.update(writes)
+        for num, height, pub, addr in batch.rotations:
+            bisect.insort(self._slots[self._ids[num]].rotations, (height, pub, addr))
+
+    def reset_caches(self) -> None:
+        """Forget cached state and reload heads (after the integrity tools rewrote tables)."""
+        self._load()
+
+
+def _decoded(item: Block | bytes) -> tuple[Block, bytes]:
+    if isinstance(item, bytes | bytearray | memoryview):
+        raw = bytes(item)
+        return decode_block(raw), raw
+    if len(item.events) > MAX_EVENTS_PER_BLOCK:
+        raise SizeLimitError(f"block holds {len(item.events)} events, over {MAX_EVENTS_PER_BLOCK}")
+    raw = item.encode()
+    if len(raw) > MAX_BLOCK_BYTES:
+        raise SizeLimitError(f"block of {len(raw)} bytes exceeds {MAX_BLOCK_BYTES}")
+    return item, raw

@@ -1,0 +1,139 @@
+"""Turning a validated block into key/value writes: the block, its indexes, state, history, head.
+
+Everything here adds to a :class:`PendingBatch`; nothing reaches the disk until the batch is
+written whole.
+"""
+
+from __future__ import annotations
+
+from node.core.equivocation import EquivocationProof
+from node.core.events import CREDENTIAL_EVENTS, AgencyKeyRotated
+from node.core.ledger import AgencyHead, AppliedBlock
+from node.storage import codec, schema
+from node.storage.reader import LedgerReader, PendingBatch
+
+
+def add_block(
+    batch: PendingBatch,
+    num: int,
+    applied: AppliedBlock,
+    raw: bytes,
+    reader: LedgerReader,
+    *,
+    retention: int,
+    reader_applied_it: bool,
+) -> None:
+    """Add every write of ``applied`` (encoded as ``raw``); ``reader`` sees the state before it.
+
+    ``reader_applied_it``: ``applied`` was computed through ``reader``, so ``reader.seen`` holds
+    every node the block replaces and the undo history needs no further reads.
+    """
+    block = applied.block
+    batch.put(schema.block(num, block.height), raw)
+    batch.ops.update(block_rows(num, applied))
+    for event in block.events:
+        if isinstance(event, AgencyKeyRotated):
+            batch.rotations.append(
+                (num, block.height, event.ed25519_public, event.secp256k1_address)
+            )
+    if not reader_applied_it:
+        for pos in applied.smt_writes:
+            reader.get_node(pos)
+    _add_smt_writes(batch, num, block.height, applied.smt_writes, reader, retention=retention)
+    set_head(batch, num, applied.head)
+
+
+def block_rows(num: int, applied: AppliedBlock) -> dict[bytes, bytes]:
+    """The index, state, history and log rows a block adds (not its tree nodes or head)."""
+    block = applied.block
+    height = block.height
+    rows = {schema.block_hash(block.hash): schema.block_location(num, height)}
+    for cid, record in applied.credentials.items():
+        rows[schema.status(num, cid)] = codec.encode_status(record)
+    kinds: dict[bytes, bytearray] = {}
+    for event in block.events:
+        if isinstance(event, CREDENTIAL_EVENTS):
+            kinds.setdefault(event.credential_id, bytearray()).append(int(event.KIND))
+        elif isinstance(event, AgencyKeyRotated):
+            rows[schema.rotation(num, height)] = event.ed25519_public + event.secp256k1_address
+    for cid, kind_bytes in kinds.items():
+        rows[schema.history(num, cid, height)] = bytes(kind_bytes)
+    for sid, schema_record in applied.schemas.items():
+        rows[schema.schema(num, sid)] = schema_record.encode()
+    for level, index, hash_ in applied.log_nodes:
+        rows[schema.log_node(num, level, index)] = hash_
+    return rows
+
+
+def set_head(batch: PendingBatch, num: int, head: AgencyHead) -> None:
+    batch.put(schema.head(num), codec.encode_head(head))
+    batch.heads[num] = head
+
+
+def _add_smt_writes(
+    batch: PendingBatch,
+    num: int,
+    height: int,
+    writes: dict[bytes, bytes | None],
+    reader: LedgerReader,
+    *,
+    retention: int,
+) -> None:
+    node_writes = batch.node_writes.setdefault(num, {})
+    ops, seen = batch.ops, reader.seen
+    node_prefix = schema.smt_nodes(num)
+    undo_prefix, undo_suffix = schema.smt_undo_affixes(num, height)
+    keep_history = retention > 0
+    for pos, encoded in writes.items():
+        if keep_history:
+            # ``apply_batch`` reads every node it replaces; a position it writes without reading
+            # lies below an empty subtree or a lone leaf, so it held no node.
+            ops[undo_prefix + pos + undo_suffix] = seen.get(pos) or b""
+        ops[node_prefix + pos] = encoded
+        node_writes[pos] = encoded
+    if keep_history:
+        batch.put(schema.smt_journal(num, height), codec.encode_positions(list(writes)))
+        prune_history(batch, num, height - retention)
+
+
+def prune_history(batch: PendingBatch, num: int, height: int) -> None:
+    """Delete the undo entries of block ``height``, which just left the retention window.
+
+    Blocks leave the window one per commit, so deleting exactly one height keeps it tight; a
+    shrunk window is caught up by :func:`prune_below` when the store opens.
+    """
+    if height < 1:
+        return
+    key = schema.smt_journal(num, height)
+    raw = batch.get(key)
+    if raw is None:
+        return
+    for pos in codec.decode_positions(raw):
+        batch.delete(schema.smt_undo(num, pos, height))
+    batch.delete(key)
+
+
+def prune_below(batch: PendingBatch, num: int, through_height: int) -> None:
+    """Delete the undo entries of every block up to ``through_height``."""
+    if through_height < 1:
+        return
+    start = schema.smt_journal(num, 1)
+    stop = schema.smt_journal(num, through_height + 1)
+    with batch.db.iterator(start=start, stop=stop, include_value=False) as committed:
+        heights = [schema.height_of_block_key(key) for key in committed]
+    for height in heights:
+        prune_history(batch, num, height)
+
+
+def add_equivocation(
+    batch: PendingBatch,
+    num: int,
+    proof: EquivocationProof,
+    fork: tuple[bytes, bytes],
+    head: AgencyHead,
+) -> None:
+    """Keep the proof and the conflicting block (``(hash, raw)``), and freeze the agency's log."""
+    height = proof.height
+    batch.put(schema.equivocation(num, height), proof.encode())
+    batch.put(schema.fork_block(num, height, fork[0]), fork[1])
+    set_head(batch, num, head)

@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from node.core import errors, smt
+from node.core.block import Block, decode_block
+from node.core.checkpoint import Cut, CutLeaf
+from node.core.events import (
+    AgencyKeyRotated,
+    CredentialReinstated,
+    CredentialRevoked,
+    CredentialSuspended,
+    Event,
+)
+from node.core.keys import AgencyKeys
+from node.core.ledger import AgencyHead, apply_block, author_block
+from tests.core.memory_state import MemoryState
+from tests.factories import NOW_MS, TestNetwork, issue_events, make_network, schema_event
+
+
+def _state(net: TestNetwork, agency_id: str) -> MemoryState:
+    agency = net.genesis.agency(agency_id)
+    assert agency is not None
+    return MemoryState(AgencyHead.initial(agency))
+
+
+def _author(net: TestNetwork, state: MemoryState, events: list[Event], t: int = NOW_MS) -> Block:
+    applied = author_block(
+        state.head,
+        events,
+        net.keys[state.head.agency_id],
+        state,
+        network_id=net.network_id,
+        timestamp_ms=t,
+    )
+    state.commit(applied)
+    return applied.block
+
+
+def _apply(net: TestNetwork, replica: MemoryState, block: Block, now: int = NOW_MS) -> None:
+    replica.commit(apply_block(replica.head, block, replica, network_id=net.network_id, now_ms=now))
+
+
+@pytest.fixture
+def net() -> TestNetwork:
+    return make_network(3)
+
+
+def test_a_replica_reaches_the_authors_state(net: TestNetwork) -> None:
+    aid = net.agency_ids[0]
+    author, replica = _state(net, aid), _state(net, aid)
+    issued = issue_events(20)
+    blocks = [
+        _author(net, author, [schema_event(), *issued]),
+        _author(net, author, [CredentialRevoked(issued[0].credential_id)]),  # type: ignore[union-attr]
+    ]
+    for block in blocks:
+        _apply(net, replica, decode_block(block.encode()))
+    assert replica.head == author.head
+    assert replica.head.state_root == smt.compute_root(
+        {cid: rec.value_hash() for cid, rec in author.credentials.items()}
+        | {k: v for k, v in _schema_leaves(author).items()}
+    )
+
+
+def _schema_leaves(state: MemoryState) -> dict[bytes, bytes]:
+    from node.core.status import schema_state_key
+
+    return {schema_state_key(s): rec.value_hash() for s, rec in state.schemas.items()}
+
+
+def _issued_state(net: TestNetwork) -> tuple[MemoryState, MemoryState, list[bytes]]:
+    aid = net.agency_ids[0]
+    author, replica = _state(net, aid), _state(net, aid)
+    issued = issue_events(3)
+    block = _author(net, author, [schema_event(), *issued])
+    _apply(net, replica, block)
+    return author, replica, [e.credential_id for e in issued]  # type: ignore[union-attr]
+
+
+def _resign(net: TestNetwork, block: Block, **header_changes: object) -> Block:
+    header = dataclasses.replace(block.header, **header_changes)  # type: ignore[arg-type]
+    return Block(header, block.events, net.keys[header.agency_id].sign_block_hash(header.hash()))
+
+
+def _next_block(net: TestNetwork, author: MemoryState, events: list[Event]) -> Block:
+    """Author a block without committing it on the author's side."""
+    return author_block(
+        author.head,
+        events,
+        net.keys[author.head.agency_id],
+        author,
+        network_id=net.network_id,
+        timestamp_ms=NOW_MS,
+    ).block
+
+
+def test_bad_signature_is_rejected(net: TestNetwork) -> None:
+    author, replica, _ = _issued_state(net)
+    block = _next_block(net, author, issue_events(1))
+    forged = Block(block.header, block.events, AgencyKeys.generate().sign_block_hash(block.hash))
+    with pytest.raises(errors.SignatureError):
+        _apply(net, replica, forged)
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"height": 3}, errors.HeightError),
+        ({"height": 1}, errors.HeightError),
+        ({"prev_hash": bytes(32)}, errors.PrevHashError),
+        ({"timestamp_ms": NOW_MS + 60_000}, errors.TimestampError),
+        ({"timestamp_ms": 1}, errors.TimestampError),
+        ({"network_id": bytes(32)}, errors.NetworkMismatchError),
+        ({"state_root": bytes(32)}, errors.RootMismatchError),
+        ({"events_root": bytes(32)}, errors.RootMismatchError),
+        ({"event_count": 2}, errors.SizeLimitError),
+    ],
+)
+def test_header_rule_violations(
+    net: TestNetwork, change: dict[str, object], error: type[Exception]
+) -> None:
+    author, replica, _ = _issued_state(net)
+    block = _resign(net, _next_block(net, author, issue_events(1)), **change)
+    before = replica.head
+    with pytest.raises(error):
+        _apply(net, replica, block)
+    assert replica.head == before
+
+
+def test_status_rules(net: TestNetwork) -> None:
+    author, _replica, ids = _issued_state(net)
+    cases: list[tuple[list[Event], type[Exception]]] = [
+        ([CredentialRevoked(b"\x07" * 32)], errors.UnknownCredentialError),
+        ([CredentialReinstated(ids[0])], errors.TransitionError),
+        ([CredentialSuspended(ids[0]), CredentialSuspended(ids[0])], errors.TransitionError),
+        ([CredentialRevoked(ids[0]), CredentialReinstated(ids[0])], errors.RevokedFinalError),
+        ([CredentialRevoked(ids[0]), CredentialRevoked(ids[0])], errors.RevokedFinalError),
+        (issue_events(1, schema="unpublished"), errors.SchemaViolationError),
+        ([schema_event()], errors.SchemaViolationError),
+    ]
+    for events, error in cases:
+        with pytest.raises(error):
+            _next_block(net, author, events)
+
+
+def test_duplicate_issue_is_rejected(net: TestNetwork) -> None:
+    author, _, _ = _issued_state(net)
+    again = issue_events(1)
+    with pytest.raises(errors.DuplicateCredentialError):
+        _next_block(net, author, [*again, *again])
+
+
+def test_changing_another_agencys_credential_is_rejected(net: TestNetwork) -> None:
+    owner, _, ids = _issued_state(net)
+    other = _state(net, net.agency_ids[1])
+    _author(net, other, [schema_event()])
+    with pytest.raises(errors.ForeignCredentialError, match=net.agency_ids[0]):
+        author_block(
+            other.head,
+            [CredentialRevoked(ids[0])],
+            net.keys[net.agency_ids[1]],
+            other,
+            network_id=net.network_id,
+            timestamp_ms=NOW_MS,
+            issuer_of=lambda cid: net.agency_ids[0] if cid in owner.credentials else None,
+        )
+
+
+def test_suspend_reinstate_revoke_lifecycle(net: TestNetwork) -> None:
+    author, replica, ids = _issued_state(net)
+    for event in [
+        CredentialSuspended(ids[1]),
+        CredentialReinstated(ids[1]),
+        CredentialRevoked(ids[1]),
+    ]:
+        _apply(net, replica, _author(net, author, [event]))
+    record = replica.credential(ids[1])
+    assert record is not None and record.status.name == "REVOKED"
+    assert replica.head == author.head
+
+
+def test_key_rotation_switches_the_block_signing_key(net: TestNetwork) -> None:
+    author, replica, _ = _issued_state(net)
+    aid = author.head.agency_id
+    new_keys = AgencyKeys.generate()
+    rotation = AgencyKeyRotated(new_keys.ed25519_public, new_keys.secp256k1_address)
+    _apply(net, replica, _author(net, author, [rotation]))
+    assert replica.head.ed25519_public == new_keys.ed25519_public
+    with pytest.raises(errors.NotMemberError):
+        _next_block(net, author, issue_events(1))  # old keys no longer accepted for authoring
+    net.keys[aid] = new_keys
+    _apply(net, replica, _author(net, author, issue_events(1)))
+    old_signed = _resign(net, _next_block(net, author, issue_events(1)))
+    forged = Block(
+        old_signed.header, old_signed.events, AgencyKeys.generate().sign_block_hash(old_signed.hash)
+    )
+    with pytest.raises(errors.SignatureError):
+        _apply(net, replica, forged)
+
+
+def test_frozen_agency_accepts_nothing(net: TestNetwork) -> None:
+    author, replica, _ = _issued_state(net)
+    replica.head = dataclasses.replace(replica.head, frozen=True)
+    with pytest.raises(errors.AgencyFrozenError):
+        _apply(net, replica, _next_block(net, author, issue_events(1)))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_cut_root_is_independent_of_arrival_order(rng: random.Random) -> None:
+    net = make_network(3)
+    per_agency: list[list[Block]] = []
+    for aid in net.agency_ids:
+        author = _state(net, aid)
+        blocks = [_author(net, author, [schema_event(), *issue_events(3)])]
+        blocks += [_author(net, author, issue_events(2)) for _ in range(3)]
+        per_agency.append(blocks)
+
+    def replay(order_seed: int) -> bytes:
+        order = random.Random(order_seed)
+        queues = [list(blocks) for blocks in per_agency]
+        replicas = {aid: _state(net, aid) for aid in net.agency_ids}
+        while any(queues):
+            queue = order.choice([q for q in queues if q])
+            block = queue.pop(0)
+            _apply(net, replicas[block.agency_id], block)
+        return Cut.of(
+            CutLeaf(aid, r.head.height, r.head.block_hash, r.head.log_root, r.head.state_root)
+            for aid, r in replicas.items()
+        ).root()
+
+    assert replay(rng.randrange(2**32)) == replay(rng.randrange(2**32))

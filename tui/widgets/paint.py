@@ -1,0 +1,20 @@
+"""Colour by meaning: the current theme's success/warning/error colours, readable light or dark."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import App
+
+from tui.format import tone
+
+
+def painted(app: App[object], text: str, state: str | None = None, *, bold: bool = False) -> Text:
+    """``text`` in the theme colour of ``state`` (defaults to ``text`` itself, e.g. ``active``)."""
+    colour = app.theme_variables.get(tone(state or text), "")
+    return Text(text, style=f"{'bold ' if bold else ''}{colour}".strip())
+
+
+def badge(app: App[object], text: str, state: str) -> Text:
+    """A reversed label (``LAG 3``, ``FROZEN``) that reads as a badge."""
+    colour = app.theme_variables.get(tone(state), "")
+    return Text(f" {text} ", style=f"bold reverse {colour}".strip())
