@@ -19,7 +19,7 @@ import json
 import statistics
 from typing import Any
 
-from plugins.rsk_bridge import eip712
+from node.core import eip712
 from plugins.rsk_bridge.anvil import start_anvil
 from plugins.rsk_bridge.chain import ChainClient
 from plugins.rsk_bridge.rsk_strict import RskStrictProxy

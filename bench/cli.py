@@ -11,6 +11,7 @@ BENCHMARKS = {
     "ingest": "bench.ingest",
     "proofs": "bench.proofs",
     "checkpoint": "bench.checkpoint_gas",
+    "checkpoint_latency": "bench.checkpoint_latency",
 }
 
 

@@ -66,6 +66,10 @@ class AdminSection(_Section):
     token_file: Path | None = Field(
         default=None, description="File holding the bearer token required on TCP."
     )
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Where backups may be written (default: 'backups' next to the config).",
+    )
 
 
 class PublicSection(_Section):
@@ -78,11 +82,44 @@ class PublicSection(_Section):
     )
 
 
+class AnchorSection(_Section):
+    """Where checkpoints are anchored. Its contract address is part of every checkpoint signature
+    (the EIP-712 domain), so every node of a network MUST name the same contract: a node with
+    another address signs digests nobody else matches and never reaches a quorum."""
+
+    contract: str = Field(
+        description="Checkpoint contract address (EIP-55, EIP-1191 for RSK, or lowercase)."
+    )
+    takeover_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds before the next member proposes when an epoch's proposer is "
+        "silent (default: half the checkpoint interval, at least 1 s).",
+    )
+
+    @field_validator("contract")
+    @classmethod
+    def _contract(cls, value: str) -> str:
+        from node.core.eip712 import normalise_address
+        from node.core.genesis import RSK_CHAIN_IDS
+
+        problem = ""
+        for chain_id in (None, *RSK_CHAIN_IDS):
+            try:
+                return normalise_address(value, chain_id)
+            except ConfigError as exc:
+                problem = problem or str(exc)
+        raise ValueError(problem)
+
+
 class NodeConfig(_Section):
     node: NodeSection
     network: NetworkSection = Field(default_factory=NetworkSection)
     admin: AdminSection = Field(default_factory=AdminSection)
     public: PublicSection = Field(default_factory=PublicSection)
+    anchor: AnchorSection | None = Field(
+        default=None, description="The checkpoint contract; without it no checkpoints are signed."
+    )
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="One table per plugin, e.g. [plugins.rsk_bridge]."
     )
@@ -133,6 +170,7 @@ def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
         update={
             "socket": resolve(config.admin.socket),
             "token_file": resolve(config.admin.token_file),
+            "backup_dir": resolve(config.admin.backup_dir),
         }
     )
     if admin.tcp is not None and admin.token_file is None:

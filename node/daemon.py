@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import trio
@@ -57,11 +59,32 @@ def run_node(config: NodeConfig, params: NodeParams | None = None) -> None:
     log.info("node stopped agency=%s", agency_id)
 
 
+SHUTDOWN_GRACE_S = 15.0
+
+
 async def _main(node: LedgerNode) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(node.run)
             async for signum in signals:
                 log.info("stopping on %s", signal.Signals(signum).name)
+                _arm_watchdog()
                 nursery.cancel_scope.cancel()
                 break
+
+
+def _arm_watchdog() -> None:
+    """Exit anyway if stopping stalls (py-libp2p shields some dials from cancellation).
+
+    Every acknowledged block is already synced to disk, and LevelDB recovers its log on the next
+    open, so leaving without closing the store loses nothing; the kernel closes the sockets.
+    """
+
+    def expire() -> None:
+        log.error("shutdown did not finish in %s s; exiting without waiting", SHUTDOWN_GRACE_S)
+        logging.shutdown()
+        os._exit(0)
+
+    timer = threading.Timer(SHUTDOWN_GRACE_S, expire)
+    timer.daemon = True
+    timer.start()

@@ -8,6 +8,6 @@ from __future__ import annotations
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``calpe tui [--socket PATH | --url URL --token-file FILE] [--light]``; the exit code."""
-    from tui.cli import run  # noqa: PLC0415 (keeps Textual out of `import tui.client`)
+    from tui.cli import run
 
     return run(argv)

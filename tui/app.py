@@ -8,12 +8,13 @@ from typing import Any, ClassVar
 
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 from textual.signal import Signal
 
 from tui.client.errors import NodeUnreachable
-from tui.client.models import Status, StreamEvent
+from tui.client.models import Alert, Status, StreamEvent
 from tui.client.protocol import ClientProtocol
 from tui.link import NodeLink
 from tui.messages import ConnectionChanged, StatusUpdated, StreamReceived
@@ -28,6 +29,12 @@ from tui.screens.peers import PeersScreen
 from tui.screens.plugins import PluginsScreen
 from tui.state import AppConfig, ConnectionState
 from tui.widgets.nav import SECTIONS
+
+_SEVERITY: dict[str, SeverityLevel] = {
+    "info": "information",
+    "warning": "warning",
+    "critical": "error",
+}
 
 
 class CalpeApp(NodeLink):
@@ -80,8 +87,18 @@ class CalpeApp(NodeLink):
             self.connection = message.state
 
     def on_stream_received(self, message: StreamReceived) -> None:
-        if isinstance(message.event.data, Status):
-            self.post_message(StatusUpdated(message.event.data))
+        data = message.event.data
+        if isinstance(data, Status):
+            self.post_message(StatusUpdated(data))
+        elif isinstance(data, Alert):
+            # The dashboard lists it with the next status (every 2 s); say it now, wherever we are.
+            self.notify(
+                data.message,
+                title=f"{data.level.upper()} {data.kind}",
+                severity=_SEVERITY.get(data.level, "warning"),
+                timeout=10,
+                markup=False,
+            )
         self.stream_signal.publish(message.event)
 
     def node_lost(self, error: NodeUnreachable) -> None:

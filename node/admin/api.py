@@ -35,6 +35,7 @@ from node.core.events import (
     SchemaPublished,
     SuspensionReason,
 )
+from node.plugins_host.host import UnknownPluginError
 from node.services.producer import ProducerBusyError, Receipt
 
 if TYPE_CHECKING:
@@ -168,15 +169,22 @@ class AdminApi:
         )
 
     async def checkpoints(self, request: Request) -> Response:
-        inputs.query_int(request.query_params, "limit", 1, 500)
-        return JSONResponse({"checkpoints": []})
+        limit = inputs.query_int(request.query_params, "limit", 1, 500) or 50
+        return JSONResponse({"checkpoints": await self.node.checkpoints(limit)})
 
     async def plugins(self, request: Request) -> Response:
-        return JSONResponse({"plugins": []})
+        return JSONResponse({"plugins": self.node.plugin_states()})
 
     async def plugin_action(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        raise not_found(f"no plugin named {name!r} is installed", "unknown_plugin")
+        name, action = request.path_params["name"], request.path_params["action"]
+        if action not in ("enable", "disable"):
+            raise not_found(f"no action {action!r}: use enable or disable", "not_found")
+        enabled = action == "enable"
+        try:
+            plugin = await self.node.set_plugin_enabled(name, enabled)
+        except UnknownPluginError:
+            raise not_found(f"no plugin named {name!r} is installed", "unknown_plugin") from None
+        return JSONResponse({"plugin": plugin})
 
     async def logs_list(self, request: Request) -> Response:
         q = request.query_params

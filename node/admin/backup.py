@@ -49,7 +49,7 @@ _BATCH_KEYS = 5000
 
 def backup_dir(config: NodeConfig) -> Path:
     """``[admin] backup_dir`` if the config has it, else ``<node dir>/backups``."""
-    configured = getattr(config.admin, "backup_dir", None)
+    configured = config.admin.backup_dir
     if configured is not None:
         return Path(configured)
     return config.source.resolve().parent / "backups"

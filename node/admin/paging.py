@@ -23,17 +23,22 @@ from __future__ import annotations
 import base64
 import binascii
 import heapq
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import cbor2
+
 from node.admin.shapes import Json, block_summary_json, event_json
 from node.core.block import BlockHeader, header_from_wire
 from node.core.encoding import decode
+from node.core.errors import EncodingError
 from node.core.events import EventKind, event_from_wire
 from node.storage.store import LedgerStore
 
+_ARRAY_OF_3 = 0x83  # CBOR major type 4 (array), 3 items: [header, events, signature]
 MAX_EVENTS_LIMIT = 500
 MAX_BLOCKS_LIMIT = 200
 SCAN_BUDGET_EVENTS = 50_000
@@ -69,6 +74,16 @@ class _View:
     header: BlockHeader
     block_hash: bytes
     events_raw: list[Any]
+
+
+def _header(store: LedgerStore, agency_id: str, height: int) -> BlockHeader | None:
+    """Only the header of a stored block: its array comes first, so the events stay undecoded."""
+    raw = store.block_bytes(agency_id, height)
+    if raw is None:
+        return None
+    if raw[0] != _ARRAY_OF_3:
+        raise EncodingError(f"{agency_id} block {height}: not a canonical block encoding")
+    return header_from_wire(cbor2.CBORDecoder(io.BytesIO(raw[1:])).decode())
 
 
 def _view(store: LedgerStore, agency_id: str, height: int) -> _View | None:
@@ -119,8 +134,8 @@ def _last_height_until(store: LedgerStore, agency_id: str, top: int, until_ms: i
     lo, hi = 0, top
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        view = _view(store, agency_id, mid)
-        if view is not None and view.header.timestamp_ms <= until_ms:
+        header = _header(store, agency_id, mid)
+        if header is not None and header.timestamp_ms <= until_ms:
             lo = mid
         else:
             hi = mid - 1
@@ -130,7 +145,8 @@ def _last_height_until(store: LedgerStore, agency_id: str, top: int, until_ms: i
 def _heights(
     store: LedgerStore, agency_id: str, start: Position, flt: EventFilter
 ) -> Iterator[int]:
-    top = min(start[0], store.head(agency_id).height)
+    height, index = start
+    top = min(height if index > 0 else height - 1, store.head(agency_id).height)
     if flt.until_ms is not None:
         top = min(top, _last_height_until(store, agency_id, top, flt.until_ms))
     if flt.credential is not None:
@@ -227,11 +243,11 @@ def blocks_page(
         if before_height is not None:
             top = min(top, before_height - 1)
         for height in range(top, max(top - limit, 0), -1):
-            view = _view(store, agency_id, height)
-            if view is None:
+            header = _header(store, agency_id, height)
+            if header is None:
                 continue
-            summary = block_summary_json(view.header, view.block_hash)
-            candidates.append((-view.header.timestamp_ms, agency_id, -height, summary))
+            summary = block_summary_json(header, header.hash())
+            candidates.append((-header.timestamp_ms, agency_id, -height, summary))
     candidates.sort(key=lambda c: c[:3])
     return [c[3] for c in candidates[:limit]]
 
@@ -248,5 +264,5 @@ def block_detail(store: LedgerStore, agency_id: str, height: int) -> Json | None
 
 
 def block_summary(store: LedgerStore, agency_id: str, height: int) -> Json | None:
-    view = _view(store, agency_id, height)
-    return None if view is None else block_summary_json(view.header, view.block_hash)
+    header = _header(store, agency_id, height)
+    return None if header is None else block_summary_json(header, header.hash())

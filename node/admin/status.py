@@ -66,13 +66,13 @@ async def status_json(node: LedgerNode) -> Json:
         "events_per_s": float(node.events_per_second()),
         "heads": head_list,
         "peers": peers_json(node),
-        "checkpoint": None,
-        "rsk": None,
+        "checkpoint": await node.checkpoint_status(),
+        "rsk": node.rsk_status(),
         "alerts": [alert_json(a) for a in node.alerts.recent()],
     }
 
 
 def _version() -> str:
-    from node.services.node import VERSION  # noqa: PLC0415 (node imports this module)
+    from node.services.node import VERSION  # deferred: node imports this module
 
     return VERSION

@@ -23,7 +23,12 @@ EXIT_STORAGE = 4
 def run_guarded(command: click.Group) -> int:
     """Run the click app; turn Calpe errors into one clear line and a documented exit code."""
     try:
-        command.main(standalone_mode=False)
+        try:
+            command.main(standalone_mode=False)
+        except BaseExceptionGroup as group:  # trio wraps a lone startup error in a group
+            if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
+                raise group.exceptions[0] from None
+            raise
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return EXIT_USAGE

@@ -12,6 +12,7 @@ default; ``--json`` prints the API's JSON unchanged. Exit codes, beyond those of
 from __future__ import annotations
 
 import functools
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -286,8 +287,6 @@ def proof(
     if out is None:
         print_json(doc)
         return
-    import json
-
     out.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     if as_json:
         print_json({"path": str(out), "status": doc["status"]})
@@ -401,7 +400,7 @@ def backup(api: AdminHttp, as_json: bool, name: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def restore(snapshot: Path, config_path: Path, force: bool, as_json: bool) -> None:
     """Restore a backup into the node's data directory (the node must be stopped)."""
-    from node.admin.backup import restore as restore_backup
+    from node.admin.backup import restore as restore_backup  # deferred: plyvel is heavy
 
     config = load_config(config_path)
     manifest, aside = restore_backup(

@@ -21,7 +21,8 @@
     │   ├── RevokedFinalError        any change to a revoked credential
     │   ├── TransitionError          another impossible status change (suspend twice, …)
     │   ├── NetworkMismatchError     data of another network (genesis hash differs)
-    │   └── AgencyFrozenError        the agency's log is frozen after equivocation
+    │   ├── AgencyFrozenError        the agency's log is frozen after equivocation
+    │   └── CheckpointRefusedError   a proposed checkpoint this node will not co-sign
     ├── ProofError               a Merkle or sparse-Merkle proof does not verify or is malformed
     ├── NetworkError             a peer exchange failed (the network service itself keeps running)
     │   ├── PeerNotAllowedError      the peer is not a current member, or is banned for misbehaving
@@ -142,3 +143,9 @@ class MessageTooLargeError(NetworkError):
 
 class StorageError(CalpeError):
     """The database cannot be opened, belongs to another network, or is corrupt."""
+
+
+class CheckpointRefusedError(ValidationError):
+    """A proposed checkpoint this node will not co-sign (cut mismatch, backwards, wrong epoch)."""
+
+    reason = "checkpoint_refused"

@@ -83,7 +83,9 @@ class GossipParams:
 
     def __post_init__(self) -> None:
         if not 1 <= self.degree_low <= self.degree <= self.degree_high:
-            raise ConfigError("gossip degrees must satisfy 1 <= degree_low <= degree <= degree_high")
+            raise ConfigError(
+                "gossip degrees must satisfy 1 <= degree_low <= degree <= degree_high"
+            )
         if self.heartbeat_interval < 1:
             raise ConfigError("gossip heartbeat_interval must be >= 1 s")
         if not 1 <= self.max_message_size <= MAX_GOSSIP_MESSAGE_CEILING:
@@ -133,7 +135,7 @@ class NetworkConfig:
     topics: tuple[str, ...]
     """Gossip topics to join, e.g. ``topic_name(network_id, "blocks")``."""
     listen_addrs: tuple[str, ...] = ("/ip4/127.0.0.1/tcp/0",)
-    """TCP multiaddrs to listen on; port 0 picks a free port (read it back from ``listen_addrs``)."""
+    """TCP multiaddrs to listen on; port 0 picks a free port (read back via ``listen_addrs``)."""
     static_peers: tuple[StaticPeer, ...] = ()
     """Members to dial and keep connected to."""
     gossip: GossipParams = GossipParams()

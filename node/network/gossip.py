@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+
 import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID

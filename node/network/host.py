@@ -8,10 +8,11 @@ the service dials its static peers itself, with its own backoff.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 
 from libp2p import new_swarm
-from libp2p.abc import INetConn, INetwork, INotifee, INetStream
+from libp2p.abc import INetConn, INetStream, INetwork, INotifee
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TProtocol
@@ -92,8 +93,9 @@ class _Forward(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name in _CHURN_LOGGERS and record.levelno > logging.DEBUG:
-            record = logging.makeLogRecord({**record.__dict__, "levelno": logging.DEBUG,
-                                            "levelname": "DEBUG"})
+            record = logging.makeLogRecord(
+                {**record.__dict__, "levelno": logging.DEBUG, "levelname": "DEBUG"}
+            )
         target = logging.getLogger(FORWARDED_LOGGER)
         if target.isEnabledFor(record.levelno):
             target.handle(record)
@@ -108,13 +110,29 @@ def attach_libp2p_logging(level: int = logging.WARNING) -> None:
 
 
 class ConnectionNotifee(INotifee):
-    """Reports connection opens and closes (by peer ID) without blocking the swarm."""
+    """Reports connection opens and closes (by peer ID) without blocking the swarm, and
+    remembers every connection so that shutdown can make sure its socket is closed."""
 
     def __init__(self, on_change: Callable[[str], None]) -> None:
         self._on_change = on_change
+        self._seen: weakref.WeakSet[INetConn] = weakref.WeakSet()
 
     async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self._seen.add(conn)
         self._on_change(conn.muxed_conn.peer_id.to_base58())
+
+    async def close_sockets(self) -> None:
+        """Close the secured (hence TCP) layer of every connection ever opened. py-libp2p 0.8.1
+        leaks the socket when a connection's own close is cancelled half-way (for example by the
+        remote closing at the same moment we shut down); closing a closed socket is a no-op."""
+        for conn in list(self._seen):
+            secured = getattr(conn.muxed_conn, "secured_conn", None)
+            if secured is None:
+                continue
+            try:
+                await secured.close()
+            except Exception:
+                logger.debug("closing a connection's socket failed", exc_info=True)
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
         self._on_change(conn.muxed_conn.peer_id.to_base58())

@@ -37,7 +37,7 @@ WIRE_VERSION = b"\x01"
 frame non-empty: py-libp2p 0.8.1 never completes reading a zero-length frame."""
 
 
-class _Refused(RequestResponseError):
+class _RefusedError(RequestResponseError):
     """Raised inside a handler to make py-libp2p reset the stream (logged as a warning)."""
 
 
@@ -66,18 +66,20 @@ class RequestService:
             peer = context.peer_id.to_base58()
             if not self._book.allow_request(peer):
                 self._offence(peer, "request rate exceeded")
-                raise _Refused(f"request rate exceeded by {peer}")
+                raise _RefusedError(f"request rate exceeded by {peer}")
             self._book.seen(peer)
             if not request.startswith(WIRE_VERSION):
                 self._offence(peer, "request of an unknown wire version")
-                raise _Refused(f"unknown request wire version from {peer}")
+                raise _RefusedError(f"unknown request wire version from {peer}")
             try:
                 return WIRE_VERSION + await handler(peer, request[len(WIRE_VERSION) :])
             except Exception as error:
                 logger.exception("request handler failed: protocol=%s peer=%s", protocol, peer)
-                raise _Refused(f"handler failed: {error!r}") from error
+                raise _RefusedError(f"handler failed: {error!r}") from error
 
-        self._rr.set_handler(TProtocol(protocol), handle, self._codec, self._config(self._limits.timeout))
+        self._rr.set_handler(
+            TProtocol(protocol), handle, self._codec, self._config(self._limits.timeout)
+        )
 
     async def request(self, peer_id: str, protocol: str, data: bytes, timeout: float) -> bytes:
         if len(data) > self._limits.max_request_size:
@@ -87,7 +89,10 @@ class RequestService:
             )
         try:
             response = await self._rr.send_request(
-                ID.from_base58(peer_id), [TProtocol(protocol)], WIRE_VERSION + data, self._codec,
+                ID.from_base58(peer_id),
+                [TProtocol(protocol)],
+                WIRE_VERSION + data,
+                self._codec,
                 self._config(timeout),
             )
         except RequestTimeoutError as error:

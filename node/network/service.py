@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import trio
 from libp2p.host.basic_host import BasicHost
 from libp2p.host.ping import PingService
+from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo as Libp2pPeerInfo
 from libp2p.pubsub.gossipsub import GossipSub
@@ -149,9 +150,7 @@ class PeerNetwork:
         """Record an offence; after ``max_offences`` in the window, disconnect and ban the peer."""
         logger.warning("peer penalised: peer=%s reason=%s", peer_id, reason)
         if self._book.offend(peer_id):
-            logger.warning(
-                "peer banned: peer=%s seconds=%s", peer_id, self._config.ban_duration
-            )
+            logger.warning("peer banned: peer=%s seconds=%s", peer_id, self._config.ban_duration)
             self._gate.ban(peer_id, self._config.ban_duration)
             self._book.forget_offences(peer_id)
             self._spawn(self._disconnect, peer_id, "too many offences")
@@ -212,7 +211,8 @@ class PeerNetwork:
             self._delivery.sink,
             self.penalise,
         )
-        host.get_network().register_notifee(ConnectionNotifee(self._on_connection_change))
+        notifee = ConnectionNotifee(self._on_connection_change)
+        host.get_network().register_notifee(notifee)
         self._host, self._pubsub = host, pubsub
         try:
             async with (
@@ -226,10 +226,16 @@ class PeerNetwork:
                 logger.info("network started: peer=%s addrs=%s", self.peer_id, self.listen_addrs)
                 task_status.started()
                 await stop.wait()
+                logger.info("DBG stop requested")
                 shield.deadline = trio.current_time() + _SHUTDOWN_GRACE
                 await self._close(host)
+                logger.info("DBG host closed")
                 nursery.cancel_scope.cancel()
+            logger.info("DBG contexts exited")
         finally:
+            logger.info("DBG finally")
+            await notifee.close_sockets()
+            logger.info("DBG sockets closed")
             # The seen-message cache runs a sweeper thread that would outlive the service.
             await trio.to_thread.run_sync(pubsub.seen_messages.stop)
             self._host = self._pubsub = self._requests = None
@@ -313,8 +319,11 @@ class PeerNetwork:
         host = self._host
         if host is None:
             return
-        live = [c for c in host.get_network().get_connections(ID.from_base58(peer_id))
-                if not c.is_closed]
+        live = [
+            c
+            for c in host.get_network().get_connections(ID.from_base58(peer_id))
+            if not c.is_closed
+        ]
         now_connected = bool(live)
         if now_connected == (peer_id in self._connected):
             return
@@ -340,8 +349,9 @@ class PeerNetwork:
         try:
             await self._handlers.deliver(message)
         except Exception:
-            logger.exception("deliver callback failed: topic=%s from=%s",
-                             message.topic, message.origin)
+            logger.exception(
+                "deliver callback failed: topic=%s from=%s", message.topic, message.origin
+            )
 
     async def _keep_connected(self, host: BasicHost, peer: StaticPeer) -> None:
         """Dial ``peer`` whenever it is allowed and not connected, with exponential backoff."""
@@ -349,6 +359,10 @@ class PeerNetwork:
         backoff = config.dial_backoff_initial
         info = Libp2pPeerInfo(ID.from_base58(peer.peer_id), [Multiaddr(a) for a in peer.addrs])
         while True:
+            # A checkpoint every round: connect() can return at once without yielding (a
+            # connection that is closing still counts for the swarm), and a loop that never
+            # yields would spin a core and never see cancellation.
+            await trio.lowlevel.checkpoint()
             event = self._change_event(peer.peer_id)
             if peer.peer_id in self._connected:
                 backoff = config.dial_backoff_initial
@@ -356,14 +370,20 @@ class PeerNetwork:
                 continue
             if self._gate.is_allowed(peer.peer_id) and await self._dial(host, info):
                 await self._apply_connection_change(peer.peer_id)
-                continue
+                if peer.peer_id in self._connected:
+                    continue
+                # Dialled, yet no live connection (one closing under us): back off, not spin.
             with trio.move_on_after(backoff * random.uniform(0.8, 1.2)):
                 await event.wait()
             backoff = min(backoff * 2, config.dial_backoff_max)
 
     async def _dial(self, host: BasicHost, info: Libp2pPeerInfo) -> bool:
         network = host.get_network()
-        network.unblock_peer(info.peer_id)  # we own the backoff; drop the swarm's 60 s memory
+        if isinstance(network, Swarm):
+            network.unblock_peer(info.peer_id)  # we own the backoff; drop the swarm's 60 s memory
+        # Dial only the configured addresses, never ones a peer advertised through identify:
+        # members' addresses are an operator decision (and a test's proxy must not be bypassed).
+        host.get_peerstore().clear_addrs(info.peer_id)
         try:
             with trio.fail_after(self._config.dial_timeout):
                 await host.connect(info)

@@ -18,21 +18,26 @@ import trio
 
 from node.admin.server import Endpoints, serve_admin
 from node.config import NodeConfig
+from node.core.checkpoint_protocol import CheckpointRecord
 from node.core.events import Event
 from node.core.genesis import Genesis
 from node.core.keys import AgencyKeys
 from node.core.ledger import AppliedBlock
 from node.network import (
+    GossipMessage,
     NetworkConfig,
     NetworkHandlers,
     PeerInfo,
     PeerNetwork,
     StaticPeer,
+    Verdict,
     peer_id_from_ed25519_public,
     topic_name,
 )
+from node.plugins_host import PluginHost
 from node.services.alerts import AlertBook
 from node.services.bus import UpdateBus
+from node.services.checkpoints import CheckpointService
 from node.services.producer import BlockProducer, Receipt
 from node.services.replication import Replicator
 from node.services.store_access import StoreAccess
@@ -90,6 +95,22 @@ class LedgerNode:
             sync_interval=params.sync_interval,
         )
         self.blocks_topic = topic_name(genesis.network_id.hex(), "blocks")
+        self.checkpoints_topic = topic_name(genesis.network_id.hex(), "checkpoints")
+        self.checkpointer = CheckpointService(
+            self.store,
+            genesis,
+            self.agency_id,
+            keys,
+            config.anchor,
+            self.alerts,
+            self.bus,
+            publish=self._publish_vote,
+            request_sync=self._sync_all,
+        )
+        self.plugins = PluginHost(config.plugins, str(config.source), self.alerts, self.store)
+        self.checkpointer.on_signed.append(
+            lambda r: self.plugins.checkpoint_signed(r.epoch, r.checkpoint.checkpoint_root)
+        )
         self.network = PeerNetwork(self._network_config(keys, store), self._handlers())
         self.replicator.attach(self.network)
         self.peer_agency = {
@@ -107,6 +128,8 @@ class LedgerNode:
             await nursery.start(self.network.run)
             nursery.start_soon(self.producer.run)
             nursery.start_soon(self.replicator.run)
+            nursery.start_soon(self.checkpointer.run)
+            await nursery.start(self.plugins.run, self)
             if self._admin_api:
                 self.admin = await nursery.start(serve_admin, self)
             log.info(
@@ -132,6 +155,28 @@ class LedgerNode:
 
     def events_per_second(self) -> float:
         return self._rate.rate()
+
+    async def checkpoints(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest ``limit`` checkpoint records, newest first (admin ``Checkpoint`` shape)."""
+        found: list[CheckpointRecord] = await self.checkpointer.records(limit)
+        return [r.to_json(self.genesis.quorum) for r in found]
+
+    async def checkpoint_status(self) -> dict[str, Any] | None:
+        """The newest checkpoint record (the ``checkpoint`` field of ``/v1/status``)."""
+        return await self.checkpointer.status()
+
+    def rsk_status(self) -> dict[str, Any] | None:
+        """The RSK bridge's ``{"account", "balance_wei", "chain_id", "endpoint"}``, if running."""
+        rsk: dict[str, Any] | None = self.plugins.status_fields().get("rsk")
+        return rsk
+
+    def plugin_states(self) -> list[dict[str, Any]]:
+        """Every installed plugin: ``{"name", "enabled", "state", "errors"}``."""
+        return self.plugins.states()
+
+    async def set_plugin_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+        """Enable or disable a plugin (persisted); raises ``UnknownPluginError``."""
+        return await self.plugins.set_enabled(name, enabled)
 
     # --- callbacks -------------------------------------------------------------------------
 
@@ -178,10 +223,28 @@ class LedgerNode:
 
     # --- wiring ----------------------------------------------------------------------------
 
+    async def _publish_vote(self, data: bytes) -> None:
+        await self.network.publish(self.checkpoints_topic, data)
+
+    def _sync_all(self) -> None:
+        for peer in self.network.connected_peers():
+            self.replicator.want_sync(peer.peer_id)
+
+    async def _validate(self, message: GossipMessage) -> Verdict:
+        if message.topic == self.checkpoints_topic:
+            return await self.checkpointer.validate_gossip(message)
+        return await self.replicator.validate_gossip(message)
+
+    async def _deliver(self, message: GossipMessage) -> None:
+        if message.topic == self.checkpoints_topic:
+            await self.checkpointer.deliver_gossip(message)
+        else:
+            await self.replicator.deliver_gossip(message)
+
     def _handlers(self) -> NetworkHandlers:
         return NetworkHandlers(
-            validate=self.replicator.validate_gossip,
-            deliver=self.replicator.deliver_gossip,
+            validate=self._validate,
+            deliver=self._deliver,
             requests={
                 HEADS_PROTOCOL: self.replicator.serve_heads,
                 BLOCKS_PROTOCOL: self.replicator.serve_blocks,
@@ -203,7 +266,7 @@ class LedgerNode:
         return NetworkConfig(
             identity_seed=keys.ed25519_seed,
             members=tuple(members.values()),
-            topics=(self.blocks_topic,),
+            topics=(self.blocks_topic, self.checkpoints_topic),
             listen_addrs=tuple(self.config.network.listen),
             static_peers=tuple(static),
         )

@@ -88,28 +88,32 @@ class BlockProducer:
         With a ``request_id``, a repeated request (even while the first is still in flight)
         gets the first one's receipt and appends nothing.
         """
-        if request_id is not None:
-            earlier = self._in_flight.get(request_id)
-            if earlier is not None:
-                return await self._outcome(earlier)
-            stored = await self._store.call(self._store.store.request_receipt, request_id)
-            if stored is not None:
-                return Receipt(*stored)
+        if request_id is not None and request_id in self._in_flight:
+            return await self._outcome(self._in_flight[request_id])
         if not events or len(events) > self._max_events:
             raise SizeLimitError(f"submit 1 to {self._max_events} events at a time")
-        if self._pending_events + len(events) > self._max_pending:
-            raise ProducerBusyError(f"{self._pending_events} events are waiting; retry shortly")
         submission = _Submission(events, request_id)
-        self._queue.append(submission)
-        self._pending_events += len(events)
-        if request_id is not None:
-            self._in_flight[request_id] = submission
-        self._wakeup.set()
+        if request_id is None:
+            self._enqueue(submission)
+            return await self._outcome(submission)
+        # Registered before the first await, so a concurrent retry waits for this one.
+        self._in_flight[request_id] = submission
         try:
+            stored = await self._store.call(self._store.store.request_receipt, request_id)
+            if stored is not None:
+                self._finish(submission, receipt=Receipt(*stored))
+            else:
+                self._enqueue(submission)
             return await self._outcome(submission)
         finally:
-            if request_id is not None:
-                self._in_flight.pop(request_id, None)
+            self._in_flight.pop(request_id, None)
+
+    def _enqueue(self, submission: _Submission) -> None:
+        if self._pending_events + len(submission.events) > self._max_pending:
+            raise ProducerBusyError(f"{self._pending_events} events are waiting; retry shortly")
+        self._queue.append(submission)
+        self._pending_events += len(submission.events)
+        self._wakeup.set()
 
     async def _outcome(self, submission: _Submission) -> Receipt:
         await submission.done.wait()

@@ -37,8 +37,8 @@ class Replicator:
         on_rejected: OnRejected,
         *,
         sync_interval: float = 5.0,
-        batch_blocks: int = 500,
-        max_response_bytes: int = 16 * 1024 * 1024,
+        batch_blocks: int = 200,
+        max_response_bytes: int = 4 * 1024 * 1024,
     ) -> None:
         self._store = store
         self._own = own_agency

@@ -26,6 +26,7 @@ equivocation ``x``      num, height u64                                      Equ
 fork block ``f``        num, height u64, block hash (32)                     the conflicting block
 cursor ``C``            name (UTF-8)                                         owner-defined bytes
 idempotency ``I``       client key (bytes)                                   owner-defined bytes
+checkpoint ``p``        epoch u64                                            CheckpointRecord
 ======================  ===================================================  =======================
 
 SMT positions are prefix-free (they start with their 2-byte depth, which fixes their length), so an
@@ -62,6 +63,7 @@ _EQUIVOCATION = PREFIX + b"x"
 _FORK = PREFIX + b"f"
 _CURSOR = PREFIX + b"C"
 _IDEMPOTENCY = PREFIX + b"I"
+_CHECKPOINT = PREFIX + b"p"
 
 DERIVED_TABLES = (
     _HEAD,
@@ -95,6 +97,7 @@ TABLE_NAMES = {
     _FORK: "fork_block",
     _CURSOR: "cursor",
     _IDEMPOTENCY: "idempotency",
+    _CHECKPOINT: "checkpoint",
 }
 
 _U16 = struct.Struct(">H")
@@ -264,6 +267,19 @@ def cursor(name: str) -> bytes:
 
 def idempotency(client_key: bytes) -> bytes:
     return _IDEMPOTENCY + client_key
+
+
+def checkpoint(epoch: int) -> bytes:
+    return _CHECKPOINT + _U64.pack(epoch)
+
+
+def checkpoints() -> bytes:
+    """Prefix of every checkpoint record (they scan in epoch order)."""
+    return _CHECKPOINT
+
+
+def epoch_of_checkpoint_key(key: bytes) -> int:
+    return read_u64(key[len(_CHECKPOINT) :])
 
 
 def table_of(key: bytes) -> str:

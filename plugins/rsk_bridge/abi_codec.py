@@ -7,7 +7,7 @@ from typing import Any
 
 from eth_abi.abi import decode, encode
 
-from plugins.rsk_bridge.eip712 import keccak256
+from node.core.eip712 import keccak256
 
 _BUILTIN_ERRORS: dict[bytes, tuple[str, list[str]]] = {
     keccak256(b"Error(string)")[:4]: ("Error", ["string"]),

@@ -33,6 +33,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider
 from web3.types import RPCEndpoint
 
+from node.core.eip712 import keccak256, normalise_address, to_checksum_address
 from plugins.rsk_bridge import abi_codec
 from plugins.rsk_bridge.chain_errors import (
     ChainError,
@@ -49,7 +50,6 @@ from plugins.rsk_bridge.chain_types import (
     anchored_from_json,
     receipt_from_json,
 )
-from plugins.rsk_bridge.eip712 import keccak256, normalise_address, to_checksum_address
 
 __all__ = [
     "AnchoredLog",
@@ -85,6 +85,7 @@ class _TxParams:
     data: bytes
     gas: int
     gas_price: int
+    value: int = 0
 
 
 def _quantity(value: int) -> str:
@@ -277,6 +278,22 @@ class ChainClient:
         )
         return self._transact(self._contract(), data)
 
+    def transfer(self, to: str, wei: int) -> str:
+        """Send ``wei`` to ``to`` (funding a fee account); returns the tx hash."""
+        account = self._require_account()
+        self.check_chain_id()
+        nonce = _int(self.rpc("eth_getTransactionCount", [account.address, "pending"]))
+        target = normalise_address(to, self.chain_id)
+        return self._send(_TxParams(nonce, target, b"", 21_000, self.gas_price(), wei))
+
+    def account_nonces(self) -> tuple[int, int]:
+        """The sending account's ``(latest, pending)`` nonces: unequal while one of its
+        transactions waits in the mempool."""
+        account = self._require_account()
+        latest = _int(self.rpc("eth_getTransactionCount", [account.address, "latest"]))
+        pending = _int(self.rpc("eth_getTransactionCount", [account.address, "pending"]))
+        return latest, pending
+
     def change_signers(
         self, signers: Sequence[str], threshold: int, signatures: bytes | Sequence[bytes]
     ) -> str:
@@ -294,7 +311,7 @@ class ChainClient:
         self.check_chain_id()
         old = self._sent.get(tx_hash) or self._params_from_node(tx_hash)
         gas_price = max(int(old.gas_price * bump) + 1, self.gas_price())
-        new = _TxParams(old.nonce, old.to, old.data, old.gas, gas_price)
+        new = _TxParams(old.nonce, old.to, old.data, old.gas, gas_price, old.value)
         logger.info(
             "replacing tx old=%s nonce=%s gas_price=%s->%s",
             tx_hash,
@@ -334,7 +351,7 @@ class ChainClient:
             "nonce": params.nonce,
             "gasPrice": params.gas_price,
             "gas": params.gas,
-            "value": 0,
+            "value": params.value,
             "data": params.data,
             "chainId": self.chain_id,
         }

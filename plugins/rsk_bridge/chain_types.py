@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from plugins.rsk_bridge.eip712 import to_checksum_address
+from node.core.eip712 import to_checksum_address
 
 
 class CheckpointRecord(NamedTuple):

@@ -9,7 +9,7 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -37,11 +37,11 @@ print("connected")
 
 
 @pytest.fixture
-def open_dir() -> AsyncIterator[Path]:
+def open_dir() -> Iterator[Path]:
     """A world-traversable directory, so only the socket's own mode protects it."""
     path = Path(tempfile.mkdtemp(prefix="calpe-open", dir="/tmp"))
     path.chmod(0o755)
-    yield path  # type: ignore[misc]
+    yield path
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -147,9 +147,9 @@ async def test_public_serves_status_and_proofs_only(running: Running) -> None:
 
 
 @pytest.fixture
-def limited_net() -> AsyncIterator[LocalNetwork]:
+def limited_net() -> Iterator[LocalNetwork]:
     net = make_network('\n[public]\nlisten = "127.0.0.1:0"\nrequests_per_minute = 3\n')
-    yield net  # type: ignore[misc]
+    yield net
     shutil.rmtree(net.root.parent, ignore_errors=True)
 
 

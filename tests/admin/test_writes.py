@@ -3,7 +3,6 @@ under load."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path

@@ -140,4 +140,3 @@ async def publish_until(
             await recorder.wait_for(lambda p=payload: p in recorder.delivered_data())  # type: ignore[misc]
             return
     raise AssertionError(f"{data!r} was never delivered")
-

@@ -8,7 +8,6 @@ import trio
 from node.core.errors import MessageTooLargeError, RequestFailedError
 from node.network import GossipMessage, RequestLimits, Verdict
 from node.network.config import MIB
-
 from tests.network.netutil import TOPIC, Member, Recorder, config_for, publish_until, running
 
 ECHO = "/calpe/test/echo/1"
@@ -50,7 +49,9 @@ async def test_gossip_relays_through_the_middle_and_requests_round_trip() -> Non
             await publish_until(net_a, rec_c, b"block-1")
             delivered = rec_c.delivered[-1]
             assert (delivered.topic, delivered.origin, delivered.forwarder) == (
-                TOPIC, a.peer_id, b.peer_id,
+                TOPIC,
+                a.peer_id,
+                b.peer_id,
             )
             assert not net_c.is_connected(a.peer_id)
             assert all(m.origin != a.peer_id or m.forwarder == a.peer_id for m in rec_b.delivered)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from plugins.rsk_bridge import eip712
+from node.core import eip712
 from plugins.rsk_bridge.anvil import Anvil, find_anvil, start_anvil
 from plugins.rsk_bridge.chain import ChainClient
 from plugins.rsk_bridge.rsk_strict import RskStrictProxy

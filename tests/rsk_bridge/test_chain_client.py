@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from eth_account import Account
 
+from node.core import eip712
 from node.core.errors import ConfigError
-from plugins.rsk_bridge import eip712
 from plugins.rsk_bridge.chain import MAX_LOG_RANGE, ChainClient
 from plugins.rsk_bridge.chain_errors import (
     EndpointUnavailableError,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from node.core import eip712
 from node.core.errors import SignatureError
-from plugins.rsk_bridge import eip712
 from plugins.rsk_bridge.chain import ChainClient
 from plugins.rsk_bridge.chain_errors import ContractRevertedError
 from tests.rsk_bridge.conftest import (

@@ -11,8 +11,8 @@ from eth_account.messages import encode_typed_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from node.core import eip712
 from node.core.errors import ConfigError, SignatureError
-from plugins.rsk_bridge import eip712
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 KEY = eip712.keccak256(b"a signer")

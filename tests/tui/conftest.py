@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from textual.pilot import Pilot
 
+from tests.tui.devnet import Devnet, start_devnet, stop_devnet
 from tui.app import CalpeApp, make_app
 from tui.client.fake import FakeClient
 from tui.client.fake_data import FAKE_NOW_MS
@@ -52,3 +53,11 @@ async def ready(pilot: Pilot[None]) -> CalpeApp:
     await wait_for(pilot, lambda: app.status is not None and app.connection.up)
     await pilot.pause()
     return app
+
+
+@pytest.fixture(scope="session")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """Three real node processes, shared by every real-node test of the session."""
+    running = start_devnet(tmp_path_factory.mktemp("devnet"))
+    yield running
+    stop_devnet(running)

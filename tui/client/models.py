@@ -223,7 +223,13 @@ class ProofBundle(Model):
         return value if isinstance(value, str) else None
 
 
-StreamPayload = BlockSummary | Alert | Status | LogLine | Checkpoint
+class Dropped(Model):
+    """The stream fell behind and skipped ``count`` updates (the node's bus is bounded)."""
+
+    count: int
+
+
+StreamPayload = BlockSummary | Alert | Status | LogLine | Checkpoint | Dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +246,7 @@ STREAM_MODELS: dict[str, type[Model]] = {
     "status": Status,
     "log": LogLine,
     "checkpoint": Checkpoint,
+    "dropped": Dropped,
 }
 
 

@@ -16,6 +16,11 @@ from tui.format import ago, short, utc
 from tui.screens.base import CalpeScreen
 from tui.widgets.paint import painted
 
+NO_CHECKPOINTS = (
+    "No checkpoints on this node yet: none has been proposed since it started, or this network "
+    "has no [anchor] contract configured (the node's log says which)."
+)
+
 
 class CheckpointsLoaded(Message):
     def __init__(self, checkpoints: tuple[Checkpoint, ...]) -> None:
@@ -76,6 +81,8 @@ class CheckpointsScreen(CalpeScreen):
             )
         if message.checkpoints:
             self._detail(message.checkpoints[0])
+        else:
+            self.query_one("#cp-detail", Static).update(Content(NO_CHECKPOINTS))
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, message: DataTable.RowHighlighted) -> None:

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from tui.client.errors import ClientError
+from tui.client.errors import ApiError, ClientError
 from tui.client.models import CredentialRecord, Status, WriteResult
 from tui.format import tone, utc, utc_date
 from tui.screens.base import CalpeScreen
@@ -48,6 +48,10 @@ class CredentialsScreen(CalpeScreen):
     def __init__(self) -> None:
         super().__init__()
         self.record: CredentialRecord | None = None
+        # The credential last asked for: what `reload` fetches again. Not `record`, which still
+        # holds the previous one while a lookup is in flight (a write's follow-up lookup would
+        # otherwise be cancelled by the reload that comes when its form closes).
+        self.target: tuple[str, str] | None = None
         self.agencies: tuple[str, ...] = ()
 
     def compose_body(self) -> Iterable[Widget]:
@@ -105,15 +109,21 @@ class CredentialsScreen(CalpeScreen):
             self.look_up(issuer, cid)
 
     def reload(self) -> None:
-        if self.record is not None:
-            c = self.record.credential
-            self.look_up(c.issuer, c.credential_id)
+        if self.target is not None:
+            self.look_up(*self.target)
+
+    def look_up(self, issuer: str, credential_id: str) -> None:
+        self.target = (issuer, credential_id)
+        self._fetch(issuer, credential_id)
 
     @work(exclusive=True, group="lookup")
-    async def look_up(self, issuer: str, credential_id: str) -> None:
+    async def _fetch(self, issuer: str, credential_id: str) -> None:
         try:
             record = await self.client.credential(issuer, credential_id)
         except ClientError as exc:
+            if isinstance(exc, ApiError):  # e.g. unknown: keep reloading what is shown
+                shown = self.record.credential if self.record else None
+                self.target = (shown.issuer, shown.credential_id) if shown else None
             self.report(exc, "looking up the credential")
             return
         self.post_message(CredentialLoaded(record))

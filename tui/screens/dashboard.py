@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
-from tui.client.models import Status, StreamEvent
+from tui.client.models import BlockSummary, Checkpoint, Status, StreamEvent
 from tui.format import LOW_BALANCE_RBTC, duration, short
 from tui.screens.base import CalpeScreen
 from tui.widgets.alerts import AlertList
@@ -46,12 +46,11 @@ class DashboardScreen(CalpeScreen):
         self.calpe.stream_signal.subscribe(self, self._on_stream)
 
     def _on_stream(self, event: StreamEvent) -> None:
-        if event.kind == "checkpoint" and self.calpe.status is not None:
-            self.query_one(CheckpointCard).show(
-                event.data,  # type: ignore[arg-type]
-                len(self.calpe.status.heads),
-                self.now_ms(),
-            )
+        data = event.data
+        if isinstance(data, BlockSummary):
+            self.query_one(HeadsTable).advance(data, self.now_ms())
+        elif isinstance(data, Checkpoint) and self.calpe.status is not None:
+            self.query_one(CheckpointCard).show(data, len(self.calpe.status.heads), self.now_ms())
 
     def _show(self, status: Status | None) -> None:
         if status is None:

@@ -16,7 +16,15 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Select, Static
 
 from tui.client.errors import ClientError
-from tui.client.models import EVENT_KINDS, Event, EventPage, Status, StreamEvent
+from tui.client.models import (
+    EVENT_KINDS,
+    BlockSummary,
+    Dropped,
+    Event,
+    EventPage,
+    Status,
+    StreamEvent,
+)
 from tui.format import parse_when, short, utc
 from tui.screens.base import CalpeScreen
 from tui.screens.block_detail import BlockDetailScreen
@@ -56,6 +64,7 @@ class LedgerScreen(CalpeScreen):
         self.cursors: list[str | None] = [None]  # cursor of each page shown so far
         self.page: EventPage | None = None
         self.new_events = 0
+        self.missed = False  # the stream skipped updates: the count of new events is a floor
         self.agencies: tuple[str, ...] = ()
 
     def compose_body(self) -> Iterable[Widget]:
@@ -84,8 +93,11 @@ class LedgerScreen(CalpeScreen):
             self.query_one("#f-agency", Select).set_options((a, a) for a in agencies)
 
     def _on_stream(self, event: StreamEvent) -> None:
-        if event.kind == "block":
-            self.new_events += getattr(event.data, "event_count", 0)
+        if isinstance(event.data, BlockSummary):
+            self.new_events += event.data.event_count
+            self._show_info()
+        elif isinstance(event.data, Dropped):
+            self.missed = True
             self._show_info()
 
     # -- loading ---------------------------------------------------------------------------------
@@ -116,6 +128,7 @@ class LedgerScreen(CalpeScreen):
         self.page = message.page
         if message.number == 0:
             self.new_events = 0
+            self.missed = False
         self._fill(message.page.events)
         self._show_info()
 
@@ -138,7 +151,12 @@ class LedgerScreen(CalpeScreen):
         count = len(self.page.events) if self.page else 0
         more = "n next · " if self.page and self.page.next_cursor else "last page · "
         back = "p prev · " if number > 1 else ""
-        fresh = f" · [b]{self.new_events} new[/b], t to see them" if self.new_events else ""
+        plus = "+" if self.missed else ""
+        fresh = (
+            f" · [b]{self.new_events}{plus} new[/b], t to see them"
+            if self.new_events or self.missed
+            else ""
+        )
         self.query_one("#page-info", Static).update(
             f"page {number} · {count} events · {more}{back}Enter block{fresh}"
         )

@@ -16,6 +16,8 @@ from tui.client.models import Plugin
 from tui.screens.base import CalpeScreen
 from tui.widgets.paint import badge, painted
 
+NO_PLUGINS = "No plugins are installed on this node."
+
 
 class PluginsLoaded(Message):
     def __init__(self, plugins: tuple[Plugin, ...]) -> None:
@@ -36,12 +38,14 @@ class PluginsScreen(CalpeScreen):
 
     def compose_body(self) -> Iterable[Widget]:
         yield DataTable[object](id="plugin-table", cursor_type="row")
+        yield Static(NO_PLUGINS, id="plugin-empty", classes="empty-state")
         yield Static("", id="plugin-errors", classes="panel")
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one(DataTable).add_columns("plugin", "enabled", "state", "errors")
         self.query_one("#plugin-errors").border_title = "Recent errors"
+        self.query_one("#plugin-empty").display = False
 
     def reload(self) -> None:
         self._fetch()
@@ -55,6 +59,7 @@ class PluginsScreen(CalpeScreen):
 
     def on_plugins_loaded(self, message: PluginsLoaded) -> None:
         self.plugins = {p.name: p for p in message.plugins}
+        self.query_one("#plugin-empty").display = not message.plugins
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
