@@ -12,6 +12,7 @@ BENCHMARKS = {
     "proofs": "bench.proofs",
     "checkpoint": "bench.checkpoint_gas",
     "checkpoint_latency": "bench.checkpoint_latency",
+    "verify": "bench.verify",
 }
 
 

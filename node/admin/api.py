@@ -164,8 +164,9 @@ class AdminApi:
 
     async def proof(self, request: Request) -> Response:
         issuer, cid = self._credential_path(request)
+        store, contract = self.node.store.store, self.node.checkpointer.contract
         return JSONResponse(
-            await self._read(proofs.proof_bundle, self.node.store.store, issuer, cid)
+            await self.node.store.call(proofs.proof_bundle, store, issuer, cid, contract=contract)
         )
 
     async def checkpoints(self, request: Request) -> Response:

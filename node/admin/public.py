@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -85,18 +85,23 @@ def build_public_app(node: LedgerNode, per_minute: int) -> ASGIApp:
             raise not_found(f"no member agency {issuer!r}", "unknown_agency")
         return issuer, credential_id
 
+    async def bundle_of(issuer: str, cid: bytes) -> dict[str, Any]:
+        contract = node.checkpointer.contract
+        bundle: dict[str, Any] = await node.store.call(
+            proofs.proof_bundle, node.store.store, issuer, cid, contract=contract
+        )
+        return bundle
+
     async def status(request: Request) -> Response:
         issuer, cid = path(request)
-        bundle = await node.store.call(proofs.proof_bundle, node.store.store, issuer, cid)
+        bundle = await bundle_of(issuer, cid)
         return JSONResponse(
             {"status": bundle["status"], "credential": bundle["credential"], "proof": bundle}
         )
 
     async def proof(request: Request) -> Response:
         issuer, cid = path(request)
-        return JSONResponse(
-            await node.store.call(proofs.proof_bundle, node.store.store, issuer, cid)
-        )
+        return JSONResponse(await bundle_of(issuer, cid))
 
     app = Starlette(
         routes=[

@@ -13,6 +13,7 @@ from typing import Any
 
 from node.core.encoding import as_bytes, as_list, as_text, as_uint, decode, encode, expect_version
 from node.core.errors import EncodingError
+from node.core.events import RevocationReason, SuspensionReason
 from node.core.hashing import sha256
 
 SCHEMA_KEY_DOMAIN = b"calpe/schema-key/v1\x00"
@@ -72,6 +73,10 @@ def status_record_from_wire(value: Any) -> StatusRecord:
         status = Status(as_uint(items[4], "status", maximum=255))
     except ValueError:
         raise EncodingError(f"status record: unknown status {items[4]}") from None
+    reason = as_uint(items[9], "reason", maximum=255)
+    reasons = {Status.REVOKED: RevocationReason, Status.SUSPENDED: SuspensionReason}.get(status)
+    if reasons is not None and reason not in set(reasons):
+        raise EncodingError(f"status record: {reason} is not a {status.name.lower()} reason")
     return StatusRecord(
         issuer=as_text(items[1], "issuer", 32),
         credential_id=as_bytes(items[2], "credential_id", 32),
@@ -81,7 +86,7 @@ def status_record_from_wire(value: Any) -> StatusRecord:
         valid_until=None if until is None else as_uint(until, "valid_until"),
         issued_height=as_uint(items[7], "issued_height"),
         updated_height=as_uint(items[8], "updated_height"),
-        reason=as_uint(items[9], "reason", maximum=255),
+        reason=reason,
     )
 
 

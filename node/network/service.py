@@ -226,16 +226,11 @@ class PeerNetwork:
                 logger.info("network started: peer=%s addrs=%s", self.peer_id, self.listen_addrs)
                 task_status.started()
                 await stop.wait()
-                logger.info("DBG stop requested")
                 shield.deadline = trio.current_time() + _SHUTDOWN_GRACE
                 await self._close(host)
-                logger.info("DBG host closed")
                 nursery.cancel_scope.cancel()
-            logger.info("DBG contexts exited")
         finally:
-            logger.info("DBG finally")
             await notifee.close_sockets()
-            logger.info("DBG sockets closed")
             # The seen-message cache runs a sweeper thread that would outlive the service.
             await trio.to_thread.run_sync(pubsub.seen_messages.stop)
             self._host = self._pubsub = self._requests = None
@@ -359,10 +354,6 @@ class PeerNetwork:
         backoff = config.dial_backoff_initial
         info = Libp2pPeerInfo(ID.from_base58(peer.peer_id), [Multiaddr(a) for a in peer.addrs])
         while True:
-            # A checkpoint every round: connect() can return at once without yielding (a
-            # connection that is closing still counts for the swarm), and a loop that never
-            # yields would spin a core and never see cancellation.
-            await trio.lowlevel.checkpoint()
             event = self._change_event(peer.peer_id)
             if peer.peer_id in self._connected:
                 backoff = config.dial_backoff_initial
@@ -372,7 +363,8 @@ class PeerNetwork:
                 await self._apply_connection_change(peer.peer_id)
                 if peer.peer_id in self._connected:
                     continue
-                # Dialled, yet no live connection (one closing under us): back off, not spin.
+            # Also reached when connect() returned on a connection that is closing: back off
+            # rather than spin (connect() may return without a checkpoint).
             with trio.move_on_after(backoff * random.uniform(0.8, 1.2)):
                 await event.wait()
             backoff = min(backoff * 2, config.dial_backoff_max)

@@ -378,8 +378,13 @@ class CheckpointService:
             self._bus.publish("checkpoint", updated.to_json(self.quorum))
 
     async def status(self) -> dict[str, Any] | None:
-        newest = await self.records(limit=1)
-        return newest[0].to_json(self.quorum) if newest else None
+        """The checkpoint a sysadmin asks about: the newest one on its way to (or on) RSK,
+        else the newest signed or proposed one."""
+        recent = await self.records(limit=16)
+        views = [r.to_json(self.quorum) for r in recent]
+        anchoring = [v for v in views if v["state"] in ("submitted", "confirmed", "reorged")]
+        chosen = anchoring or views
+        return chosen[0] if chosen else None
 
 
 class _NotYetError(Exception):

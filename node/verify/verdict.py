@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -85,7 +85,6 @@ class Verdict:
     credential_id: bytes | None = None
     record: StatusRecord | None = None
     anchor: Anchor | None = None
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def exit_code(self) -> int:
@@ -102,7 +101,6 @@ class Verdict:
             "credential_id": None if self.credential_id is None else self.credential_id.hex(),
             "record": None if record is None else _record_json(record),
             "checkpoint": None if anchor is None else _anchor_json(anchor),
-            "notes": list(self.notes),
         }
 
 

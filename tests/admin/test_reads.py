@@ -133,10 +133,17 @@ async def test_proof_bundle_verifies(running: Running) -> None:
 
 
 async def test_checkpoints_plugins_logs_metrics(running: Running) -> None:
-    assert (await running.get("/v1/checkpoints")).json() == {"checkpoints": []}
-    assert (await running.get("/v1/plugins")).json() == {"plugins": []}
-    unknown = await running.post("/v1/plugins/rsk_bridge/enable", {})
+    assert (await running.get("/v1/checkpoints")).json() == {"checkpoints": []}  # no [anchor]
+    plugins = {p["name"]: p for p in (await running.get("/v1/plugins")).json()["plugins"]}
+    assert "rsk_bridge" in plugins  # registered through its entry point like any plugin
+    disabled = await running.post("/v1/plugins/rsk_bridge/disable", {})
+    assert disabled.status_code == 200 and disabled.json()["plugin"]["enabled"] is False
+    enabled = await running.post("/v1/plugins/rsk_bridge/enable", {})
+    assert enabled.status_code == 200 and enabled.json()["plugin"]["enabled"] is True
+    unknown = await running.post("/v1/plugins/no_such_plugin/enable", {})
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_plugin"
+    wrong = await running.post("/v1/plugins/rsk_bridge/explode", {})
+    assert wrong.status_code == 404
     logging.getLogger("tests.admin").warning("a line for the ring agency=%s", AGENCY)
     logs = (await running.get("/v1/logs", level="warning")).json()["logs"]
     assert logs[-1]["message"] == f"a line for the ring agency={AGENCY}"

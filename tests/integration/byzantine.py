@@ -43,6 +43,8 @@ from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.validators import PUBSUB_SIGNING_PREFIX
 from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
@@ -148,18 +150,21 @@ def next_header(
     )
 
 
-def forged_for(chain: Chain, victim: dict[str, Any]) -> bytes:
-    """The victim agency's next block (from its ``/v1/status`` head), signed with our key."""
+def forged_for(
+    chain: Chain, victim: dict[str, Any], signer: AgencyKeys | None = None, height: int = 0
+) -> bytes:
+    """The victim agency's next block (or the one at ``height``), built on its ``/v1/status``
+    head and signed with ``signer`` (default: our own key, which is not the victim's)."""
     events = issued(digest("forged-schema"), f"forged/{victim['agency_id']}")
     header = next_header(
         chain.genesis.network_id,
         victim["agency_id"],
-        victim["height"] + 1,
+        height or victim["height"] + 1,
         bytes.fromhex(victim["block_hash"]),
         events,
         bytes.fromhex(victim["state_root"]),
     )
-    return signed(chain.keys, header, events)
+    return signed(signer or chain.keys, header, events)
 
 
 def foreign_status_change(chain: Chain, event: Event) -> bytes:
@@ -289,6 +294,37 @@ class ByzantineMember:
     async def publish(self, data: bytes) -> None:
         assert self.network is not None, "the member's network is not running"
         await self.network.publish(self.blocks_topic, data)
+
+    async def flood(self, data: bytes, count: int, per_rpc: int = 100) -> None:
+        """Send ``count`` copies of ``data`` as distinct, correctly signed gossip messages, packed
+        ``per_rpc`` to an RPC and written straight to each peer's pubsub stream.
+
+        One publish per message (``PeerNetwork.publish``) runs at a few hundred messages a
+        second on a busy machine, about the honest nodes' per-peer limit, so a real flooder
+        packs them. Reaches into py-libp2p 0.8.1's ``Pubsub`` (``peers``, ``write_msg``).
+        """
+        assert self.network is not None, "the member's network is not running"
+        pubsub = self.network._pubsub  # noqa: SLF001 - a flooder bypasses the polite API
+        assert pubsub is not None
+        key = pubsub.host.get_public_key().serialize()
+        for _ in range(0, count, per_rpc):
+            rpc = rpc_pb2.RPC(publish=[self._signed(pubsub, data, key) for _ in range(per_rpc)])
+            for stream in list(pubsub.peers.values()):
+                await pubsub.write_msg(stream, rpc)
+            await trio.lowlevel.checkpoint()
+
+    def _signed(self, pubsub: Any, data: bytes, key: bytes) -> rpc_pb2.Message:
+        msg = rpc_pb2.Message(
+            data=data,
+            topicIDs=[self.blocks_topic],
+            from_id=pubsub.my_id.to_bytes(),
+            seqno=pubsub._next_seqno(),  # noqa: SLF001
+        )
+        msg.signature = pubsub.sign_key.sign(
+            PUBSUB_SIGNING_PREFIX.encode() + msg.SerializeToString()
+        )
+        msg.key = key
+        return msg
 
     # -- default (honest) sync answers ------------------------------------------------------
     async def honest_heads(self, _peer: str, _request: bytes) -> bytes:

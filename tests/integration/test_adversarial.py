@@ -14,7 +14,8 @@ import pytest
 import trio
 
 from node.core.errors import NetworkError
-from node.core.events import CredentialRevoked
+from node.core.events import CredentialClass, CredentialRevoked, SchemaPublished
+from node.core.keys import AgencyKeys
 from node.network import (
     GossipMessage,
     GossipParams,
@@ -53,9 +54,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 HONEST = (0, 1)
 VICTIM = 2
 """An agency whose node never runs: outsiders claim its identity."""
-BAD_BLOCKS, BAD_EVENTS, OVERSIZED, FLOODER, LIAR, EQUIVOCATOR = 3, 4, 5, 6, 7, 8
+BAD_BLOCKS, BAD_EVENTS, OVERSIZED, OVERSIZED_RPC, FLOODER, LIAR, EQUIVOCATOR = range(3, 10)
 """The Byzantine member agency each test plays."""
-AGENCIES = 9
+AGENCIES = 10
 WAIT = 30.0
 MALFORMED = b"\xa1\x00not a block"
 
@@ -289,7 +290,8 @@ async def test_blocks_breaking_ledger_rules_are_rejected(
 @pytest.mark.trio
 async def test_oversized_gossip_is_rejected(cluster: Cluster, schemas: dict[int, str]) -> None:
     # This member's own size limits are raised to the libp2p ceiling so it can send big messages.
-    byz = ByzantineMember(cluster, OVERSIZED, GossipParams(max_message_size=MAX_GOSSIP_MESSAGE_CEILING))
+    big = GossipParams(max_message_size=MAX_GOSSIP_MESSAGE_CEILING)
+    byz = ByzantineMember(cluster, OVERSIZED, big)
     honest = [cluster[i] for i in HONEST]
     async with trio.open_nursery() as nursery, byz.running(nursery, honest):
         await join_mesh(byz, cluster, schemas)
@@ -299,18 +301,181 @@ async def test_oversized_gossip_is_rejected(cluster: Cluster, schemas: dict[int,
 
         # Over the block limit (512 KiB) but within the gossip limit: the ledger refuses it.
         await offend(byz, cluster, oversized_block(byz.chain, schema_id, 600 * 1024), "too_large")
-        # Over the gossip limit: refused before the ledger sees it, still an offence. (A node
-        # reports no score for a peer it is not connected to, so the log is the witness here.)
+        # Over the gossip limit: py-libp2p refuses the RPC before anything parses it.
         await byz.publish(b"\x00" * (2 * MIB))
         for i in HONEST:
             await poll(
-                lambda node=cluster[i]: log_has(  # type: ignore[misc]
-                    node, "peer penalised", f"peer={byz.peer_id}", "malformed pubsub stream"
-                ),
+                lambda node=cluster[i]: refused_oversized_rpc(node, byz),  # type: ignore[misc]
                 WAIT,
-                f"node {i} to penalise a 2 MiB gossip message",
+                f"node {i} to refuse a 2 MiB gossip message",
             )
         nursery.cancel_scope.cancel()
 
     await committed(byz, cluster)
     await honest_round_trip(cluster, schemas, "after-oversized")
+
+
+def refused_oversized_rpc(node: NodeProcess, byz: ByzantineMember) -> bool:
+    return log_has(node, "Inbound pubsub RPC", byz.peer_id, "exceeded size limit") or log_has(
+        node, "pubsub stream failed", f"peer={byz.peer_id}"
+    )
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="BUG: py-libp2p handles an oversized pubsub RPC itself (MessageTooLarge: stream reset, "
+    "peer dropped from pubsub) without raising, so CalpePubsub never counts the offence; only "
+    "sometimes does the reset surface as a DecodeError that is penalised",
+)
+@pytest.mark.trio
+async def test_an_oversized_gossip_rpc_is_an_offence(
+    cluster: Cluster, schemas: dict[int, str]
+) -> None:
+    big = GossipParams(max_message_size=MAX_GOSSIP_MESSAGE_CEILING)
+    byz = ByzantineMember(cluster, OVERSIZED_RPC, big)
+    honest = [cluster[i] for i in HONEST]
+    async with trio.open_nursery() as nursery, byz.running(nursery, honest):
+        await join_mesh(byz, cluster, schemas)
+        await byz.publish(b"\x00" * (2 * MIB))
+        for i in HONEST:
+            await poll(
+                lambda node=cluster[i]: refused_oversized_rpc(node, byz),  # type: ignore[misc]
+                WAIT,
+                f"node {i} to refuse a 2 MiB gossip message",
+            )
+        penalised = [
+            await in_thread(log_has, cluster[i], "peer penalised", f"peer={byz.peer_id}")
+            for i in HONEST
+        ]
+        nursery.cancel_scope.cancel()
+    assert all(penalised)
+
+
+@pytest.mark.trio
+async def test_a_flooding_member_is_rate_limited_and_banned(
+    cluster: Cluster, schemas: dict[int, str]
+) -> None:
+    byz = ByzantineMember(cluster, FLOODER)
+    honest = [cluster[i] for i in HONEST]
+    async with trio.open_nursery() as nursery, byz.running(nursery, honest) as network:
+        await join_mesh(byz, cluster, schemas)
+        _, first = byz.chain.publish_schema("main")
+        await byz.publish(first)
+        await committed(byz, cluster)
+
+        # Requests beyond node 1's per-peer rate (20/s, burst 40) are offences.
+        async def ask() -> None:
+            try:
+                await network.request(cluster.peer_id(1), wire.HEADS_PROTOCOL, b"", timeout=10)
+            except NetworkError:
+                pass
+
+        # (Concurrency beyond 16 is refused by py-libp2p itself, without an offence; the rate
+        # is what counts, so ask in waves below that concurrency.)
+        for _ in range(20):
+            async with trio.open_nursery() as wave:
+                for _ in range(8):
+                    wave.start_soon(ask)
+        await poll(
+            lambda: log_has(cluster[1], f"peer={byz.peer_id}", "reason=request rate exceeded"),
+            WAIT,
+            "node 1 to count the request flood as offences",
+        )
+        await banned(byz, cluster, 1, None)
+
+        # Replays of a committed block are each harmless (ignored), but not at any rate.
+        # Bounded: py-libp2p spawns a task per received message and each spawn walks the
+        # whole task tree, so a much bigger flood stalls the node (see the report of issue 3).
+        async def gossip_flood() -> None:
+            for _ in range(10):
+                if not network.is_connected(cluster.peer_id(0)):
+                    return
+                await byz.flood(first, 500)
+                await trio.sleep(0.2)
+
+        async with trio.open_nursery() as flood:
+            flood.start_soon(gossip_flood)
+            await honest_round_trip(cluster, schemas, "during-flood")
+        assert await in_thread(
+            log_has, cluster[0], f"peer={byz.peer_id}", "reason=gossip rate exceeded"
+        )
+        await banned(byz, cluster, 0, None)
+        nursery.cancel_scope.cancel()
+
+    await committed(byz, cluster)
+    await honest_round_trip(cluster, schemas, "after-flood")
+
+
+@pytest.mark.trio
+async def test_lying_sync_answers_are_rejected(cluster: Cluster, schemas: dict[int, str]) -> None:
+    byz = ByzantineMember(cluster, LIAR)
+    stranger = AgencyKeys.generate()
+    before = await in_thread(cluster[1].heads)
+    theirs, mine = cluster[0].agency_id, byz.agency_id
+    claimed = {theirs: before[theirs]["height"] + 1000, mine: 1000}
+
+    async def heads(_peer: str, _request: bytes) -> bytes:
+        return wire.encode_heads({agency: (h, digest(f"lie/{agency}")) for agency, h in claimed.items()})
+
+    async def blocks(_peer: str, request: bytes) -> bytes:
+        agency, start, _count = wire.decode_blocks_request(request)
+        head = {**before[agency], "height": start - 1}
+        # Their blocks signed with our key, ours signed with a stranger's: all forged.
+        return wire.encode_blocks([forged_for(byz.chain, head, stranger if agency == mine else None)])
+
+    byz.serve_heads, byz.serve_blocks = heads, blocks
+    honest = [cluster[i] for i in HONEST]
+    async with trio.open_nursery() as nursery, byz.running(nursery, honest):
+        for i in HONEST:
+            await poll(
+                lambda node=cluster[i]: rejected(node, byz, "bad_signature"),  # type: ignore[misc]
+                WAIT,
+                f"node {i} to reject the forged blocks it was served",
+            )
+        await honest_round_trip(cluster, schemas, "during-lies")
+        nursery.cancel_scope.cancel()
+
+    for i in HONEST:
+        heads_now = await in_thread(cluster[i].heads)
+        assert heads_now[mine]["height"] == 0
+    assert await in_thread(cluster.converged, HONEST)
+    served = {peer for peer, protocol in byz.requests_served if protocol == wire.BLOCKS_PROTOCOL}
+    assert served == {cluster.peer_id(i) for i in HONEST}
+
+
+@pytest.mark.trio
+async def test_equivocation_is_detected_by_every_honest_node(cluster: Cluster) -> None:
+    byz = ByzantineMember(cluster, EQUIVOCATOR)
+    fork = {
+        cluster.peer_id(i): byz.chain.build(
+            [SchemaPublished(digest(f"fork/{i}"), CredentialClass.PERMIT, 1)]
+        ).block
+        for i in HONEST
+    }
+
+    # Each honest node is told of, and served, its own version of block 1.
+    async def heads(peer: str, _request: bytes) -> bytes:
+        return wire.encode_heads({byz.agency_id: (1, fork[peer].hash)})
+
+    async def blocks(peer: str, request: bytes) -> bytes:
+        _, start, _ = wire.decode_blocks_request(request)
+        return wire.encode_blocks([fork[peer].encode()] if start == 1 else [])
+
+    byz.serve_heads, byz.serve_blocks = heads, blocks
+    honest = [cluster[i] for i in HONEST]
+    async with trio.open_nursery() as nursery, byz.running(nursery, honest):
+        for i in HONEST:
+            node = cluster[i]
+            await poll(
+                lambda node=node: node.heads()[byz.agency_id]["frozen"],  # type: ignore[misc]
+                WAIT,
+                f"node {i} to freeze {byz.agency_id}",
+            )
+            await poll(
+                lambda node=node: alerts(node, "equivocation", byz.agency_id),  # type: ignore[misc]
+                WAIT,
+                f"node {i} to raise an equivocation alert",
+            )
+        nursery.cancel_scope.cancel()
+    for i in HONEST:
+        assert (await in_thread(cluster[i].heads))[byz.agency_id]["height"] == 1

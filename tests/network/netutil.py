@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import trio
 
@@ -91,7 +92,7 @@ def config_for(
     member: Member,
     members: list[Member],
     dial: Sequence[tuple[Member, PeerNetwork]] = (),
-    **overrides: object,
+    **overrides: Any,
 ) -> NetworkConfig:
     static = tuple(StaticPeer(m.peer_id, (tcp_addr(net),)) for m, net in dial)
     config = NetworkConfig(
@@ -117,7 +118,7 @@ async def running(
     net = PeerNetwork(config, recorder.handlers())
     scope = trio.CancelScope()
 
-    async def serve(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         with scope:
             await net.run(task_status=task_status)
 

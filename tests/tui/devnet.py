@@ -44,7 +44,7 @@ class Devnet:
         return self.cluster[0]
 
 
-def stop_node(node: NodeProcess, timeout: float = 15) -> None:
+def stop_node(node: NodeProcess, timeout: float = 10) -> None:
     """SIGTERM, then SIGKILL if the node does not stop in time: the console's tests are about the
     console, so a slow node shutdown (a node issue, reported there) must not fail or hang them."""
     process, node.process = node.process, None

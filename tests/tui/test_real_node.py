@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, RichLog, Select, Static
 
 from node.core import smt
@@ -93,6 +94,13 @@ async def section(pilot: Pilot[None], key: str, mode: str) -> Any:
     return app.screen
 
 
+async def focus(pilot: Pilot[None], widget: Widget) -> None:
+    """Focus ``widget`` and wait until it has it (``focus()`` only schedules the change, and a
+    key pressed before it lands goes to the widget focused before)."""
+    widget.focus()
+    await wait(pilot, lambda: pilot.app.focused is widget)
+
+
 def text(widget: Static) -> str:
     return str(widget.render())
 
@@ -141,7 +149,7 @@ async def test_ledger_pages_filters_and_opens_a_block(devnet: Devnet) -> None:
         table = screen.query_one("#events", DataTable)
         await wait(pilot, lambda: table.row_count == PAGE)
         first = column(table, 2)
-        table.focus()
+        await focus(pilot, table)
         await pilot.press("n")
         await wait(pilot, lambda: len(screen.cursors) == 2 and column(table, 2) != first)
         await pilot.press("p")
@@ -154,23 +162,18 @@ async def test_ledger_pages_filters_and_opens_a_block(devnet: Devnet) -> None:
         await wait(pilot, lambda: column(table, 3) == ["schema.published"])
         screen.query_one("#f-kind", Select).clear()
         screen.query_one("#f-agency", Select).clear()
+        await wait(pilot, lambda: screen.filter == EventFilter() and table.row_count == PAGE)
+        await pilot.pause()  # let both Select.Changed be handled (each focuses the table)
         credential = prefill_credential(OWN, 7)
         screen.query_one("#f-credential", Input).value = credential
-        screen.query_one("#f-credential", Input).focus()
+        await focus(pilot, screen.query_one("#f-credential", Input))
         await pilot.press("enter")
         await wait(pilot, lambda: screen.filter == EventFilter(credential=credential))
         await wait(
             pilot, lambda: table.row_count == 1 and column(table, 4)[0] == credential[:12] + "…"
         )
 
-        table.focus()
-        orig = screen._open_block
-        def spy(message):  # type: ignore[no-untyped-def]
-            print("SELECTED", message.row_key.value, message.cursor_row, [k.value for k in table.rows], table.cursor_row, message.control is table)
-            import traceback; traceback.print_stack(limit=8)
-            return orig(message)
-        screen._open_block = spy  # type: ignore[method-assign]
-        print("PRESS")
+        await focus(pilot, table)
         await pilot.press("enter")
         await wait(pilot, lambda: isinstance(app.screen, BlockDetailScreen))
         detail = app.screen
@@ -186,13 +189,13 @@ async def test_ledger_pages_filters_and_opens_a_block(devnet: Devnet) -> None:
 
         # Events flowing: a write elsewhere is counted live, and `t` shows it on top.
         screen.query_one("#f-credential", Input).value = ""
-        screen.query_one("#f-credential", Input).focus()
+        await focus(pilot, screen.query_one("#f-credential", Input))
         await pilot.press("enter")
         await wait(pilot, lambda: screen.filter.credential is None and table.row_count == PAGE)
         cid, _ = await issue_new(client, "ledger")
         info = screen.query_one("#page-info", Static)
         await wait(pilot, lambda: "1 new" in text(info))
-        table.focus()
+        await focus(pilot, table)
         await pilot.press("t")
         await wait(pilot, lambda: column(table, 4)[0] == cid[:12] + "…")
 
@@ -207,7 +210,7 @@ async def credentials_screen(pilot: Pilot[None]) -> CredentialsScreen:
 async def look_up(pilot: Pilot[None], screen: CredentialsScreen, issuer: str, cid: str) -> None:
     screen.query_one("#issuer", Select).value = issuer
     screen.query_one("#cid", Input).value = cid
-    screen.query_one("#cid", Input).focus()
+    await focus(pilot, screen.query_one("#cid", Input))
     await pilot.press("enter")
     await wait(
         pilot, lambda: screen.record is not None and screen.record.credential.credential_id == cid
@@ -252,7 +255,7 @@ async def test_credentials_lookup_issue_change_and_export(devnet: Devnet, tmp_pa
         issue_form.query_one("#schema_id", Input).value = prefill_schema(OWN)
         issue_form.query_one("#valid_from", Input).value = "2025-06-01"
         issue_form.query_one("#valid_until", Input).value = "2030-06-01"
-        issue_form.query_one("#valid_until", Input).focus()
+        await focus(pilot, issue_form.query_one("#valid_until", Input))
         await pilot.press("enter")
         await wait(
             pilot,
@@ -327,7 +330,7 @@ async def test_plugins_list_and_toggle(devnet: Devnet) -> None:
             return
         await wait(pilot, lambda: table.row_count == len(served))
         assert column(table, 0) == [p.name for p in served] and not empty.display
-        table.focus()
+        await focus(pilot, table)
         for wanted in (not served[0].enabled, served[0].enabled):  # toggle, then put it back
             await pilot.press("space")
             await wait(pilot, shows_enabled(table, wanted))

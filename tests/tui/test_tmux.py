@@ -7,6 +7,7 @@ to the shell (the alternate screen left). Reads the screen with ``tmux capture-p
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -25,11 +26,19 @@ from tests.tui.devnet import OWN, Devnet, prefill_schema
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"),
+    pytest.mark.skipif(
+        shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"
+    ),
 ]
 
 WIDTH, HEIGHT = 100, 30
 EXIT_MARK = "CALPE-TUI-EXIT="
+
+
+def _terminal_env() -> dict[str, str]:
+    """Our environment for the tmux server (the console inherits it), minus COLUMNS and LINES:
+    pytest sets them, and a program that reads them would ignore the pane's real size."""
+    return {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
 
 
 class Terminal:
@@ -45,12 +54,31 @@ class Terminal:
 
     def _tmux(self, *args: str) -> str:
         done = subprocess.run(
-            ["tmux", "-L", self.server, *args], capture_output=True, text=True, check=True
+            ["tmux", "-L", self.server, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=_terminal_env(),
         )
         return done.stdout
 
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", "tui")
+
+    def styled(self) -> str:
+        """The screen with its colours (``-e``): shows focus moving, which plain text does not."""
+        return self._tmux("capture-pane", "-p", "-e", "-t", "tui")
+
+    def keys_then_repaint(self, *keys: str, timeout: float = 10) -> None:
+        """Send ``keys`` and wait until the screen changes: Textual acts on a key (a focus move)
+        after reading the ones typed behind it, so typing on at once would land in the old field."""
+        before = self.styled()
+        self.keys(*keys)
+        deadline = time.monotonic() + timeout
+        while self.styled() == before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no repaint after {keys} within {timeout} s")
+            time.sleep(0.05)
 
     def keys(self, *keys: str) -> None:
         self._tmux("send-keys", "-t", "tui", *keys)
@@ -97,7 +125,7 @@ def height_of(agency: str, screen: str) -> int | None:
 
 def test_issue_in_a_real_terminal_and_quit_cleanly(terminal: Terminal) -> None:
     shown = terminal.wait(lambda s: height_of(OWN, s) is not None, "the dashboard's heads")
-    assert "Dashboard" in shown and "gi.agency1" in shown and "gi.agency2" in shown
+    assert "1 Dash" in shown and "gi.agency1" in shown and "gi.agency2" in shown
     before = height_of(OWN, shown)
     assert before is not None
 
@@ -108,9 +136,11 @@ def test_issue_in_a_real_terminal_and_quit_cleanly(terminal: Terminal) -> None:
     cid = cid_for(f"tui-tmux/{uuid.uuid4()}")
     # The form focuses its first field; Tab moves through the rest, Enter submits.
     terminal.type(cid)
-    terminal.keys("Tab")
+    terminal.wait_text(cid[:40])
+    terminal.keys_then_repaint("Tab")
     terminal.type(prefill_schema(OWN))
-    terminal.keys("Tab")
+    terminal.wait_text(prefill_schema(OWN)[:40])
+    terminal.keys_then_repaint("Tab")
     terminal.type("2025-06-01")
     terminal.keys("Enter")
     terminal.wait(lambda s: "ACTIVE" in s and cid[:40] in s, "the issued credential")
@@ -126,4 +156,4 @@ def test_issue_in_a_real_terminal_and_quit_cleanly(terminal: Terminal) -> None:
     terminal.keys("q")
     shown = terminal.wait_text(EXIT_MARK, timeout=15)
     assert f"{EXIT_MARK}0" in shown
-    assert "Dashboard" not in shown and "gi.agency0" not in shown  # the alternate screen is gone
+    assert "1 Dash" not in shown and "gi.agency0" not in shown  # the alternate screen is gone

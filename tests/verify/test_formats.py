@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from node.core import merkle_log
-from node.verify import from_compact, parse_bundle, to_compact
+from node.verify import from_compact, load_bundle, parse_bundle, to_compact
+from node.verify.checks import check_evidence
 from node.verify.paths import fold, inclusion_path, rfc9162_sides
 from tests.verify.world import World
 
@@ -33,3 +35,13 @@ def test_the_compact_form_round_trips(world: World) -> None:
         assert to_compact(back) == compact
         assert (back.status, back.credential) == (parsed.status, parsed.credential)
         assert len(compact) < len(json.dumps(doc, separators=(",", ":"))) / 1.5
+
+
+def test_the_committed_examples_hold_their_own_evidence() -> None:
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    found = sorted(examples.glob("bundle-*"))
+    assert len(found) >= 4
+    for path in found:
+        bundle = load_bundle(path.read_bytes())
+        evidence = check_evidence(bundle)  # every check that needs no chain
+        assert evidence.checkpoint.epoch == 1 and len(evidence.signers) == 3

@@ -92,6 +92,7 @@ HEX = "0123456789abcdef"
 @st.composite
 def altered(draw: st.DrawFn, old: Any) -> Any:
     """A different value of roughly the same kind as ``old``."""
+    new: Any
     if isinstance(old, bool) or old is None:
         new = draw(st.one_of(st.integers(0, 5), st.text(max_size=4), st.just({})))
     elif isinstance(old, int):
