@@ -15,6 +15,7 @@ Caveat: RSK's own gas schedule is not Cancun's (anvil's); the figures are Cancun
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 from typing import Any
@@ -69,7 +70,11 @@ def _rbtc_per_year(gas: float, price_wei: float) -> float:
     return gas * price_wei * CHECKPOINTS_PER_YEAR / 1e18
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="(the full run takes ~20 s)")
+    parser.add_argument("--json", action="store_true", help="(output is always JSON)")
+    parser.parse_args(argv)
     with start_anvil() as anvil, RskStrictProxy(anvil.url) as proxy:
         client = ChainClient(proxy.url, anvil.chain_id, anvil.dev_keys[0], poll_interval=0.01)
         three_of_five = _summary(_gas_per_epoch(client, _keys(5), 3))
@@ -94,7 +99,8 @@ def main() -> None:
         },
     }
     print(json.dumps(report, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -12,7 +12,10 @@ BENCHMARKS = {
     "proofs": "bench.proofs",
     "checkpoint": "bench.checkpoint_gas",
     "checkpoint_latency": "bench.checkpoint_latency",
+    "network": "bench.network",
     "verify": "bench.verify",
+    "tui": "bench.tui",
+    "fuzz": "bench.fuzz_decoders",
 }
 
 

@@ -33,7 +33,7 @@ from node.core.genesis import Agency, Genesis
 from node.core.keys import AgencyKeys
 from node.core.ledger import AgencyHead, AppliedBlock, author_block
 from node.core.status import SchemaRecord, StatusRecord
-from node.storage import LedgerStore, schema
+from node.storage import DEFAULT_RETENTION, LedgerStore, schema
 from node.storage.codec import initial_head
 
 NOW_MS = 1_780_000_000_000
@@ -201,8 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--block", type=int, default=500)
-    parser.add_argument("--retention", type=int, default=10_000)
+    parser.add_argument("--retention", type=int, default=DEFAULT_RETENTION)
     parser.add_argument("--smoke", action="store_true", help="20,000 events, for CI")
+    parser.add_argument("--json", action="store_true", help="(output is always JSON)")
     parser.add_argument("--dir", type=Path, help="work directory (default: a temporary one)")
     args = parser.parse_args(argv)
     events = 20_000 if args.smoke else args.events

@@ -132,12 +132,44 @@ def _bench_log(n: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def _bench_pymerkle(n: int) -> dict[str, Any]:
+    """pymerkle's in-memory tree (RFC 9162 hashing) on the same work, in the same run."""
+    from pymerkle import InmemoryTree
+
+    data = [os.urandom(32) for _ in range(n)]
+    tree = InmemoryTree(algorithm="sha256")
+    append_s, _ = _timed(lambda: [tree.append_entry(d) for d in data])
+    sample = random.sample(range(1, n + 1), min(1000, n))
+    prove_s, _ = _timed(lambda: [tree.prove_inclusion(i) for i in sample])
+    old_sizes = random.sample(range(1, n), min(200, n - 1))
+    consistency_s, _ = _timed(lambda: [tree.prove_consistency(m, n) for m in old_sizes])
+    ours = merkle_log.CompactRange()
+    leaves = [merkle_log.leaf_hash(d) for d in data]
+    ours_append_s, _ = _timed(lambda: ours.extend(leaves))
+    get = merkle_log.nodes_from_leaves(leaves)
+    ours_prove_s, _ = _timed(lambda: [merkle_log.inclusion_proof(i - 1, n, get) for i in sample])
+    ours_cons_s, _ = _timed(lambda: [merkle_log.consistency_proof(m, n, get) for m in old_sizes])
+    return {
+        "leaves": n,
+        "pymerkle_append_us": round(append_s / n * 1e6, 2),
+        "pymerkle_inclusion_prove_us": round(prove_s / len(sample) * 1e6, 2),
+        "pymerkle_consistency_prove_us": round(consistency_s / len(old_sizes) * 1e6, 2),
+        "calpe_append_us": round(ours_append_s / n * 1e6, 2),
+        "calpe_inclusion_prove_us": round(ours_prove_s / len(sample) * 1e6, 2),
+        "calpe_consistency_prove_us": round(ours_cons_s / len(old_sizes) * 1e6, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--batches", type=int, default=20)
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="20,000 keys, for CI")
+    parser.add_argument("--json", action="store_true", help="(output is always JSON)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.keys, args.batches = 20_000, 4
     random.seed(7)
     store, root, keys, build_s = _build(args.keys)
     reference_s, reference_root = _timed(lambda: smt.compute_root({k: k for k in keys}))
@@ -150,10 +182,12 @@ def main() -> None:
         "smt_stored_nodes": len(store.nodes),
         "smt_batch": batches,
         "smt_proofs": _bench_proofs(store, root, keys, 2000),
-        "merkle_log": _bench_log(100_000),
+        "merkle_log": _bench_log(10_000 if args.smoke else 100_000),
+        "merkle_log_vs_pymerkle": _bench_pymerkle(2_000 if args.smoke else 20_000),
     }
     print(json.dumps(report, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

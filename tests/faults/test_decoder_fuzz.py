@@ -19,7 +19,7 @@ from tests.faults.decoders import Target, run_one, targets
 from tests.faults.mutate import mutate_bytes, mutate_input
 
 TARGETS = targets()
-EXAMPLES = 250
+EXAMPLES = 1200
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
