@@ -19,6 +19,7 @@ Prints JSON (and a short table unless ``--json``); ``--smoke`` runs 3 nodes and 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -29,7 +30,6 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,8 +55,8 @@ class Sizes:
     catchup_events: int
 
 
-FULL = Sizes(nodes=5, latency_samples=100, duration_s=20.0, issuers=24, catchup_events=200_000)
-SMOKE = Sizes(nodes=3, latency_samples=5, duration_s=2.0, issuers=4, catchup_events=2_000)
+FULL = Sizes(nodes=5, latency_samples=100, duration_s=20.0, issuers=250, catchup_events=200_000)
+SMOKE = Sizes(nodes=3, latency_samples=5, duration_s=2.0, issuers=30, catchup_events=2_000)
 
 
 # ------------------------------------------------------------------------- commit watching
@@ -112,17 +112,8 @@ class CommitWatch:
 
 
 # ------------------------------------------------------------------------------ measuring
-def issue(node: NodeProcess, client: httpx.Client, schema: str) -> dict[str, Any]:
-    response = client.post(
-        "/v1/credentials/issue",
-        json={
-            "request_id": str(uuid.uuid4()),
-            "credential_id": cid_for(f"bench/{uuid.uuid4()}"),
-            "schema_id": schema,
-            "valid_from_s": 1_700_000_000,
-            "valid_until_s": 2_000_000_000,
-        },
-    )
+def issue(client: httpx.Client, schema: str) -> dict[str, Any]:
+    response = client.post("/v1/credentials/issue", json=_issue_body(schema))
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body
@@ -143,7 +134,7 @@ def measure_latency(cluster: Cluster, schemas: list[str], samples: int) -> dict[
             i = k % len(cluster.nodes)
             node = cluster.nodes[i]
             started = time.monotonic()
-            receipt = issue(node, clients[i], schemas[i])
+            receipt = issue(clients[i], schemas[i])
             done = watch.committed_everywhere(node.agency_id, receipt["height"], 30)
             latencies.append((done - started) * 1000)
         for client in clients:
@@ -161,42 +152,77 @@ def measure_latency(cluster: Cluster, schemas: list[str], samples: int) -> dict[
 def measure_throughput(
     cluster: Cluster, schemas: list[str], duration: float, issuers: int
 ) -> dict[str, Any]:
+    """``issuers`` concurrent requests in flight (asyncio), spread evenly over the nodes."""
     nodes = cluster.nodes
-    deadline = time.monotonic() + duration
     before = {n.agency_id: n.heads()[n.agency_id]["height"] for n in nodes}
-
-    def work(worker: int) -> int:
-        i = worker % len(nodes)
-        count = 0
-        with nodes[i].client() as client:
-            while time.monotonic() < deadline:
-                issue(nodes[i], client, schemas[i])
-                count += 1
-        return count
-
     started = time.monotonic()
-    with ThreadPoolExecutor(issuers) as pool:
-        acknowledged = sum(pool.map(work, range(issuers)))
+    acknowledged, failed, dropped = asyncio.run(_issue_for(nodes, schemas, duration, issuers))
     acked_at = time.monotonic()
     targets = {n.agency_id: n.heads()[n.agency_id]["height"] for n in nodes}
     wait_until(
-        lambda: all(
-            n.heads()[a]["height"] >= h for n in nodes for a, h in targets.items()
-        ),
-        120,
+        lambda: all(n.heads()[a]["height"] >= h for n in nodes for a, h in targets.items()),
+        300,
         "every node to commit every block of the run",
         every=0.05,
     )
     everywhere_at = time.monotonic()
-    blocks = sum(targets[a] - before[a] for a in targets)
     return {
         "issuers": issuers,
         "duration_s": round(acked_at - started, 2),
         "events": acknowledged,
-        "blocks": blocks,
+        "refused": failed,
+        "connections_dropped": dropped,
+        "nodes_alive": sum(n.running for n in nodes),
+        "blocks": sum(targets[a] - before[a] for a in targets),
         "acknowledged_events_per_s": round(acknowledged / (acked_at - started), 1),
         "events_per_s": round(acknowledged / (everywhere_at - started), 1),
         "drain_after_issuers_s": round(everywhere_at - acked_at, 2),
+    }
+
+
+async def _issue_for(
+    nodes: Sequence[NodeProcess], schemas: list[str], duration: float, issuers: int
+) -> tuple[int, int, int]:
+    deadline = time.monotonic() + duration
+    counts = [0, 0, 0]  # acknowledged, refused (e.g. 503: producer queue full), dropped
+    limits = httpx.Limits(max_connections=issuers, max_keepalive_connections=issuers)
+    clients = [
+        httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport(uds=str(n.socket), limits=limits),
+            base_url="http://calpe",
+            timeout=60,
+        )
+        for n in nodes
+    ]
+
+    async def worker(index: int) -> None:
+        i = index % len(nodes)
+        while time.monotonic() < deadline:
+            try:
+                response = await clients[i].post(
+                    "/v1/credentials/issue", json=_issue_body(schemas[i])
+                )
+            except httpx.TransportError:  # counted: the server dropped the connection
+                counts[2] += 1
+                await asyncio.sleep(0.05)
+                continue
+            counts[0 if response.status_code == 200 else 1] += 1
+
+    try:
+        await asyncio.gather(*(worker(k) for k in range(issuers)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    return counts[0], counts[1], counts[2]
+
+
+def _issue_body(schema: str) -> dict[str, Any]:
+    return {
+        "request_id": str(uuid.uuid4()),
+        "credential_id": cid_for(f"bench/{uuid.uuid4()}"),
+        "schema_id": schema,
+        "valid_from_s": 1_700_000_000,
+        "valid_until_s": 2_000_000_000,
     }
 
 
@@ -284,7 +310,10 @@ def table(result: dict[str, Any]) -> str:
         ),
     ]
     lines = [f"{'figure':<34}{'value':>12}  {'target':<9}met"]
-    lines += [f"{name:<34}{value:>12}  {target:<9}{'yes' if ok else 'NO'}" for name, value, target, ok in rows]
+    lines += [
+        f"{name:<34}{value:>12}  {target:<9}{'yes' if ok else 'NO'}"
+        for name, value, target, ok in rows
+    ]
     return "\n".join(lines)
 
 
@@ -296,9 +325,7 @@ def run(sizes: Sizes, root: Path) -> dict[str, Any]:
         schemas = [n.publish_schema() for n in cluster.nodes]
         wait_until(cluster.converged, 60, "the mesh to converge on the schemas")
         result["latency"] = measure_latency(cluster, schemas, sizes.latency_samples)
-        result["throughput"] = measure_throughput(
-            cluster, schemas, sizes.duration_s, sizes.issuers
-        )
+        result["throughput"] = measure_throughput(cluster, schemas, sizes.duration_s, sizes.issuers)
     finally:
         cluster.stop()
     result["catchup"] = measure_catchup(root / "catchup", sizes.catchup_events)

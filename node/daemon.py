@@ -13,6 +13,7 @@ from pathlib import Path
 import trio
 
 from node.config import NodeConfig
+from node.core.errors import ConfigError, StorageError
 from node.keyfiles import load_keystore
 from node.services.node import LedgerNode, NodeParams
 from node.storage.store import LedgerStore
@@ -23,7 +24,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def setup_logging(log_file: Path | None, level: int = logging.INFO) -> None:
-    """Our logs and py-libp2p's (whose logger does not propagate) to stderr and the log file."""
+    """Our logs, py-libp2p's included, to stderr and the log file."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -38,10 +39,8 @@ def setup_logging(log_file: Path | None, level: int = logging.INFO) -> None:
         handler.setFormatter(formatter)
         root.addHandler(handler)
     root.setLevel(level)
-    libp2p_logger = logging.getLogger("libp2p")
-    for handler in handlers:
-        libp2p_logger.addHandler(handler)
-    libp2p_logger.setLevel(max(level, logging.WARNING))
+    # py-libp2p's own records reach these handlers through node.network, which forwards them
+    # (with routine churn demoted to debug) under ``node.network.libp2p``.
 
 
 def run_node(config: NodeConfig, params: NodeParams | None = None) -> None:
@@ -49,13 +48,15 @@ def run_node(config: NodeConfig, params: NodeParams | None = None) -> None:
     genesis = config.load_genesis()
     agency_id, keys = load_keystore(config.node.keystore, config.passphrase())
     if agency_id != config.node.agency_id:
-        raise SystemExit(
+        raise ConfigError(
             f"{config.node.keystore}: keystore of {agency_id}, but the config is for "
             f"{config.node.agency_id}"
         )
     with LedgerStore.open(config.node.data_dir, genesis) as store:
         node = LedgerNode(config, genesis, keys, store, params or NodeParams())
         trio.run(_main, node)
+        if store.write_failure is not None:  # the CLI prints it and exits with EXIT_STORAGE
+            raise StorageError(f"the node stopped: {store.write_failure}")
     log.info("node stopped agency=%s", agency_id)
 
 
@@ -66,6 +67,7 @@ async def _main(node: LedgerNode) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(node.run)
+            nursery.start_soon(_stop_on_storage_failure, node, nursery.cancel_scope)
             async for signum in signals:
                 log.info("stopping on %s", signal.Signals(signum).name)
                 _arm_watchdog()
@@ -73,7 +75,15 @@ async def _main(node: LedgerNode) -> None:
                 break
 
 
-def _arm_watchdog() -> None:
+async def _stop_on_storage_failure(node: LedgerNode, scope: trio.CancelScope) -> None:
+    """A failed write leaves the store refusing writes: stop rather than serve half a node."""
+    await node.store.failed.wait()
+    log.critical("stopping: %s", node.store.store.write_failure)
+    _arm_watchdog(exit_code=4)  # EXIT_STORAGE
+    scope.cancel()
+
+
+def _arm_watchdog(exit_code: int = 0) -> None:
     """Exit anyway if stopping stalls (py-libp2p shields some dials from cancellation).
 
     Every acknowledged block is already synced to disk, and LevelDB recovers its log on the next
@@ -83,7 +93,7 @@ def _arm_watchdog() -> None:
     def expire() -> None:
         log.error("shutdown did not finish in %s s; exiting without waiting", SHUTDOWN_GRACE_S)
         logging.shutdown()
-        os._exit(0)
+        os._exit(exit_code)
 
     timer = threading.Timer(SHUTDOWN_GRACE_S, expire)
     timer.daemon = True

@@ -32,9 +32,9 @@ Generated from the OpenAPI {openapi} schema the node serves at `GET /openapi.jso
 and the public read endpoint; this page lists every path, parameter and shape.
 
 Transport: the node's Unix socket (mode 0600, no token), or `[admin] tcp` with
-`Authorization: Bearer <token>` (security scheme `bearer`). Request bodies are JSON objects that
-must not carry unknown fields. *agency id* is one of the network's member agencies (the served
-schema lists them as an enum).
+`Authorization: Bearer <token>` (security scheme `bearer`; without it every path answers 401
+`unauthorized`). Request bodies are JSON objects that must not carry unknown fields. *agency id*
+is one of the network's member agencies (the served schema lists them as an enum).
 """
 
 
@@ -80,9 +80,9 @@ def type_of(schema: Schema) -> str:
     if kind == "string" and "pattern" in schema:
         pattern = schema["pattern"]
         if pattern == "^[0-9a-f]{64}$":
-            return f"hex, 32 bytes{nullable}"
+            return f"64 hex digits{nullable}"
         if pattern == "^[0-9a-f]*$":
-            return f"hex{nullable}"
+            return f"hex digits{nullable}"
         return f"string `{_escape(pattern)}`{nullable}"
     if kind in ("integer", "number"):
         return f"{kind}{_bounds(schema)}{nullable}"
@@ -119,13 +119,13 @@ def _parameter_lines(op: Schema) -> list[str]:
     params = op.get("parameters", [])
     if not params:
         return []
-    lines = ["", "| parameter | in | type | required | description |", "|---|---|---|---|---|"]
+    described = any(p.get("description") for p in params)
+    header = "| parameter | in | type | required |" + (" description |" if described else "")
+    lines = ["", header, "|---" * header.count(" |") + "|"]
     for p in params:
         required = "yes" if p.get("required") else "no"
-        description = _escape(p.get("description", ""))
-        lines.append(
-            f"| `{p['name']}` | {p['in']} | {type_of(p['schema'])} | {required} | {description} |"
-        )
+        row = f"| `{p['name']}` | {p['in']} | {type_of(p['schema'])} | {required} |"
+        lines.append(row + (f" {_escape(p.get('description', ''))} |" if described else ""))
     return lines
 
 

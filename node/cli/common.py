@@ -45,7 +45,10 @@ def run_guarded(command: click.Group) -> int:
         click.echo(f"error: {exc}", err=True)
         return EXIT_PROBLEM
     except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_PROBLEM
+        if isinstance(exc.code, str):
+            click.echo(f"error: {exc.code}", err=True)
+            return EXIT_PROBLEM
+        return int(exc.code or 0)
     return EXIT_OK
 
 

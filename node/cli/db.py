@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import plyvel
 
 from node.cli.common import EXIT_PROBLEM, print_json
 from node.config import load_config
 from node.storage import integrity
+from node.storage.database import REPAIR_ADVICE, corruption_error
 from node.storage.store import LedgerStore
 
 config_option = click.option(
@@ -41,12 +43,16 @@ def db_verify(config_path: Path, as_json: bool) -> None:
     """Recompute every chain, log and state root from the stored blocks; report mismatches."""
     config = load_config(config_path)
     with LedgerStore.open(config.node.data_dir, config.load_genesis()) as store:
-        report = integrity.verify(store, progress=None if as_json else _progress("verify"))
+        try:
+            report = integrity.verify(store, progress=None if as_json else _progress("verify"))
+        except plyvel.CorruptionError as exc:
+            raise corruption_error(store.path, exc) from exc
     if as_json:
         print_json(report.to_json())
     else:
         click.echo(report.summary())
     if not report.ok:
+        click.echo(f"The database does not match its blocks: {REPAIR_ADVICE}.", err=True)
         raise SystemExit(EXIT_PROBLEM)
 
 
@@ -56,8 +62,11 @@ def db_rebuild(config_path: Path) -> None:
     """Drop and rebuild all derived data (indexes, state, logs, heads) from the stored blocks."""
     config = load_config(config_path)
     with LedgerStore.open(config.node.data_dir, config.load_genesis()) as store:
-        integrity.rebuild(store, progress=_progress("rebuild"))
-        report = integrity.verify(store)
+        try:
+            integrity.rebuild(store, progress=_progress("rebuild"))
+            report = integrity.verify(store)
+        except plyvel.CorruptionError as exc:
+            raise corruption_error(store.path, exc) from exc
     click.echo(report.summary())
     if not report.ok:
         raise SystemExit(EXIT_PROBLEM)

@@ -86,6 +86,7 @@ class LedgerNode:
             self._on_own_block,
             max_events=params.block_max_events,
             max_delay=params.block_max_delay,
+            behind=self._behind_on_own_blocks,
         )
         self.replicator = Replicator(
             self.store,
@@ -178,6 +179,11 @@ class LedgerNode:
         """Enable or disable a plugin (persisted); raises ``UnknownPluginError``."""
         return await self.plugins.set_enabled(name, enabled)
 
+    def _behind_on_own_blocks(self) -> bool:
+        """True while a peer has reported a later block of this agency than we have."""
+        seen = self.replicator.best_seen.get(self.agency_id, 0)
+        return seen > self.store.store.head(self.agency_id).height
+
     # --- callbacks -------------------------------------------------------------------------
 
     async def _on_own_block(self, applied: AppliedBlock) -> None:
@@ -198,9 +204,10 @@ class LedgerNode:
         elif result.applied is not None:
             self._committed(result.applied)
 
-    def _on_rejected(self, peer_id: str, reason: str) -> None:
+    def _on_rejected(self, peer_id: str, reason: str, penalise: bool) -> None:
         self.rejections[reason] += 1
-        self.network.penalise(peer_id, reason)
+        if penalise:
+            self.network.penalise(peer_id, reason)
         agency = self.peer_agency.get(peer_id, "unknown")
         self.alerts.raise_alert(
             "warning", "peer_rejected", f"{agency} ({peer_id[:12]}…) sent invalid data: {reason}"

@@ -63,6 +63,7 @@ class BlockProducer:
         max_events: int = 500,
         max_delay: float = 0.2,
         max_pending_events: int = 20_000,
+        behind: Callable[[], bool] = lambda: False,
     ) -> None:
         if not 1 <= max_events <= MAX_EVENTS_PER_BLOCK:
             raise ValueError(f"max_events must be 1..{MAX_EVENTS_PER_BLOCK}")
@@ -77,6 +78,7 @@ class BlockProducer:
         self._pending_events = 0
         self._wakeup = trio.Event()
         self._in_flight: dict[str, _Submission] = {}
+        self._behind = behind
 
     @property
     def pending_events(self) -> int:
@@ -136,6 +138,13 @@ class BlockProducer:
                         while self._pending_events < self._max_events:
                             await self._wakeup.wait()
                             self._wakeup = trio.Event()
+                while self._behind():
+                    # Peers hold blocks of ours that we lack (a restore from an older backup):
+                    # authoring now would sign a second block at a used height. Sync first.
+                    log.warning(
+                        "agency=%s: peers have newer blocks of ours; waiting", self._agency_id
+                    )
+                    await trio.sleep(0.5)
                 while self._queue:
                     await self._cut_block()
         finally:

@@ -25,7 +25,7 @@ from node.storage.store import IngestResult
 log = logging.getLogger(__name__)
 
 OnIngested = Callable[[IngestResult], Awaitable[None]]
-OnRejected = Callable[[str, str], None]  # (peer_id, reason)
+OnRejected = Callable[[str, str, bool], None]  # (peer_id, reason, penalise)
 
 
 class Replicator:
@@ -70,7 +70,8 @@ class Replicator:
             return Verdict.IGNORE
         except (ValidationError, EncodingError) as exc:
             log.warning("rejected gossip block peer=%s reason=%s", message.forwarder, exc)
-            self._on_rejected(message.forwarder, getattr(exc, "reason", "malformed"))
+            # REJECT itself is the offence: the network layer scores the forwarder.
+            self._on_rejected(message.forwarder, getattr(exc, "reason", "malformed"), False)
             return Verdict.REJECT
         if result.outcome == "duplicate":
             return Verdict.IGNORE
@@ -140,13 +141,22 @@ class Replicator:
                 if mine is None:
                     continue  # not a member we know (yet)
                 self.best_seen[agency] = max(self.best_seen.get(agency, 0), height)
-                if agency == self._own or mine.frozen:
+                # Our own agency too: a node restored from an older backup must fetch the
+                # blocks it already signed before it signs another (else it equivocates).
+                if mine.frozen:
                     continue
                 if height > mine.height or (
                     height == mine.height and block_hash != mine.block_hash
                 ):
                     start = mine.height + 1 if height > mine.height else mine.height
-                    total += await self._fetch(peer_id, agency, start, height)
+                    try:
+                        total += await self._fetch(peer_id, agency, start, height)
+                    finally:
+                        # Trust a peer's claimed height only as far as it served valid blocks:
+                        # a made-up height must neither stall our own block producer nor show
+                        # a lag that never goes away.
+                        head = await self._store.call(self._store.store.head, agency)
+                        self.best_seen[agency] = head.height
             return total
         except (CalpeError, trio.TooSlowError, OSError) as exc:
             log.info("sync with peer=%s stopped: %s", peer_id, exc)
@@ -183,7 +193,7 @@ class Replicator:
             )
             if outcome.rejected is not None:
                 reason = getattr(outcome.rejected, "reason", "malformed")
-                self._on_rejected(peer_id, reason)
+                self._on_rejected(peer_id, reason, True)
                 log.warning(
                     "peer=%s served an invalid block of agency=%s: %s",
                     peer_id,

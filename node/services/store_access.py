@@ -22,6 +22,8 @@ class StoreAccess:
     def __init__(self, store: LedgerStore) -> None:
         self.store = store
         self._limiter = trio.CapacityLimiter(1)
+        self.failed = trio.Event()
+        """Set once a write failed: the store refuses writes and the node must stop."""
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` in the store's worker thread."""
@@ -29,4 +31,8 @@ class StoreAccess:
         def bound() -> T:
             return fn(*args, **kwargs)
 
-        return await trio.to_thread.run_sync(bound, limiter=self._limiter)
+        try:
+            return await trio.to_thread.run_sync(bound, limiter=self._limiter)
+        finally:
+            if self.store.write_failure is not None:
+                self.failed.set()

@@ -39,9 +39,20 @@ def open_leveldb(path: Path) -> plyvel.DB:
             ) from exc
         raise StorageError(f"cannot open the database at {path}: {exc}") from exc
     except plyvel.CorruptionError as exc:
-        raise StorageError(
-            f"the database at {path} is corrupt ({exc}); restore a backup or re-sync from peers"
-        ) from exc
+        raise corruption_error(path, exc) from exc
+
+
+REPAIR_ADVICE = (
+    "stop the node; if `calpe db verify` lists only derived rows (indexes, state, heads), "
+    "`calpe db rebuild --config FILE` recomputes them from the stored blocks; otherwise restore "
+    "the data directory from a backup, or move it aside and let the node re-sync from its peers"
+)
+"""What an operator does about a damaged database (printed with every corruption error)."""
+
+
+def corruption_error(path: Path, exc: Exception) -> StorageError:
+    """The error for LevelDB reporting corrupt files (a flipped byte, a torn table)."""
+    return StorageError(f"the database at {path} is corrupt ({exc}): {REPAIR_ADVICE}")
 
 
 def check_or_initialise(db: plyvel.DB, path: Path, genesis: Genesis) -> None:

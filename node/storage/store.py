@@ -37,7 +37,12 @@ from node.core.keys import AgencyKeys, verify_block_signature
 from node.core.ledger import AgencyHead, AppliedBlock, apply_block, author_block
 from node.core.status import SchemaRecord
 from node.storage import codec, schema, writer
-from node.storage.database import agency_numbers, check_or_initialise, open_leveldb
+from node.storage.database import (
+    agency_numbers,
+    check_or_initialise,
+    corruption_error,
+    open_leveldb,
+)
 from node.storage.queries import LedgerQueries
 from node.storage.reader import LedgerReader, NodeCache, PendingBatch
 
@@ -109,6 +114,7 @@ class LedgerStore(LedgerQueries):
         self._ids: dict[int, str] = {}
         self._heads: dict[str, AgencyHead] = {}
         self._repair = repair
+        self._write_failure: str | None = None
         self._load()
 
     @classmethod
@@ -137,6 +143,9 @@ class LedgerStore(LedgerQueries):
             check_or_initialise(db, path, genesis)
             store = cls(db, path, genesis, retention, sync=sync, repair=repair)
             store._prune_to_window()
+        except plyvel.CorruptionError as exc:
+            db.close()
+            raise corruption_error(path, exc) from exc
         except BaseException:
             db.close()
             raise
@@ -405,11 +414,26 @@ class LedgerStore(LedgerQueries):
         raw = self._db.get(schema.idempotency(request_id.encode()))
         return None if raw is None else codec.decode_receipt(raw)
 
+    @property
+    def write_failure(self) -> str | None:
+        """Why a write failed, if one did; from then on every write is refused."""
+        return self._write_failure
+
     def _write(self, batch: PendingBatch) -> None:
+        if self._write_failure is not None:
+            raise StorageError(self._write_failure)
         try:
             batch.write(sync=self._sync)
         except plyvel.Error as exc:
-            raise StorageError(f"writing to {self.path} failed: {exc}") from exc
+            # A failed write (disk full, read-only) can leave a torn record in LevelDB's log, and
+            # records appended after it are dropped when the log is replayed on the next open:
+            # writes that would succeed once space is freed would be acknowledged, then lost.
+            # So nothing more is written until the database is reopened, which recovers the log.
+            self._write_failure = (
+                f"writing to {self.path} failed: {exc}; the store refuses further writes: fix the "
+                "disk (free space, permissions, read-only mount), then restart the node"
+            )
+            raise StorageError(self._write_failure) from exc
         for num, head in batch.heads.items():
             self._heads[self._ids[num]] = head
         for num, writes in batch.node_writes.items():

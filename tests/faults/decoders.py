@@ -23,8 +23,10 @@ from node.core.checkpoint import Checkpoint, Cut, CutLeaf, decode_checkpoint
 from node.core.checkpoint_protocol import CheckpointVote, decode_vote
 from node.core.errors import EncodingError, ProofError, ValidationError
 from node.core.events import (
+    CredentialIssued,
     CredentialRevoked,
     CredentialSuspended,
+    Event,
     RevocationReason,
     SuspensionReason,
     decode_event,
@@ -75,13 +77,15 @@ def _material() -> _Material:
     assert agency is not None
     state = MemoryState(initial_head(agency))
     issued = issue_events(3)
-    cids = [e.credential_id for e in issued]  # type: ignore[attr-defined]
-    changes = [
+    cids = [e.credential_id for e in issued if isinstance(e, CredentialIssued)]
+    changes: list[Event] = [
         CredentialSuspended(cids[1], SuspensionReason.UNDER_INVESTIGATION),
         CredentialRevoked(cids[2], RevocationReason.ISSUED_IN_ERROR),
     ]
-    blocks, events = [], []
-    for batch in ([schema_event(), *issued], changes):
+    blocks: list[bytes] = []
+    events: list[bytes] = []
+    batches: list[list[Event]] = [[schema_event(), *issued], changes]
+    for batch in batches:
         applied = author_block(
             state.head, batch, keys, state, network_id=net.network_id, timestamp_ms=NOW_MS
         )
@@ -138,7 +142,9 @@ def targets() -> tuple[Target, ...]:
     """The decoders and their seeds (built once per process; the keys are random)."""
     m = _material()
     vote = CheckpointVote(m.checkpoint, "gi.agency0", "gi.agency1", b"\x07" * 65).encode()
-    heads = sync_protocol.encode_heads({"gi.agency0": (2, b"\x01" * 32), "gi.agency1": (0, bytes(32))})
+    heads = sync_protocol.encode_heads(
+        {"gi.agency0": (2, b"\x01" * 32), "gi.agency1": (0, bytes(32))}
+    )
     return (
         Target("decode_block", decode_block, BYTES_ERRORS, m.blocks),
         Target("decode_event", decode_event, BYTES_ERRORS, m.events),
@@ -155,7 +161,10 @@ def targets() -> tuple[Target, ...]:
             (sync_protocol.encode_blocks_request("gi.agency0", 1, 500),),
         ),
         Target(
-            "sync.decode_blocks", _decode_blocks, BYTES_ERRORS, (sync_protocol.encode_blocks(list(m.blocks)),)
+            "sync.decode_blocks",
+            _decode_blocks,
+            BYTES_ERRORS,
+            (sync_protocol.encode_blocks(list(m.blocks)),),
         ),
         Target("bundle.from_compact", from_compact, BYTES_ERRORS, (m.compact,)),
         Target("bundle.parse_bundle", parse_bundle, BYTES_ERRORS, (m.bundle,), json=True),

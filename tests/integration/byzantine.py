@@ -120,7 +120,8 @@ class Chain:
 
 def issued(schema_id: bytes, label: str, count: int = 1) -> list[Event]:
     return [
-        CredentialIssued(digest(f"{label}/{i}"), schema_id, VALID_FROM_S, None) for i in range(count)
+        CredentialIssued(digest(f"{label}/{i}"), schema_id, VALID_FROM_S, None)
+        for i in range(count)
     ]
 
 
@@ -214,9 +215,7 @@ class ByzantineMember:
     recorded and IGNOREd (never relayed, never penalised).
     """
 
-    def __init__(
-        self, cluster: Cluster, index: int, gossip: GossipParams | None = None
-    ) -> None:
+    def __init__(self, cluster: Cluster, index: int, gossip: GossipParams | None = None) -> None:
         node = cluster[index]
         config = load_config(node.config)
         self.agency_id, keys = load_keystore(config.node.keystore, config.passphrase())
@@ -279,7 +278,7 @@ class ByzantineMember:
         network = PeerNetwork(self.network_config(dial), handlers)
         scope = trio.CancelScope()
 
-        async def serve(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async def serve(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
             with scope:
                 await network.run(task_status=task_status)
 
@@ -304,7 +303,7 @@ class ByzantineMember:
         packs them. Reaches into py-libp2p 0.8.1's ``Pubsub`` (``peers``, ``write_msg``).
         """
         assert self.network is not None, "the member's network is not running"
-        pubsub = self.network._pubsub  # noqa: SLF001 - a flooder bypasses the polite API
+        pubsub = self.network._pubsub  # a flooder bypasses the polite API
         assert pubsub is not None
         key = pubsub.host.get_public_key().serialize()
         for _ in range(0, count, per_rpc):
@@ -318,7 +317,7 @@ class ByzantineMember:
             data=data,
             topicIDs=[self.blocks_topic],
             from_id=pubsub.my_id.to_bytes(),
-            seqno=pubsub._next_seqno(),  # noqa: SLF001
+            seqno=pubsub._next_seqno(),
         )
         msg.signature = pubsub.sign_key.sign(
             PUBSUB_SIGNING_PREFIX.encode() + msg.SerializeToString()
@@ -418,9 +417,7 @@ async def dial_raw(
 
 
 # --------------------------------------------------------------------------- observing
-async def poll(
-    predicate: Callable[[], T], timeout: float, what: str, every: float = 0.2
-) -> T:
+async def poll(predicate: Callable[[], T], timeout: float, what: str, every: float = 0.2) -> T:
     """Await a truthy ``predicate()`` (run in a thread: it may do blocking HTTP)."""
     deadline = trio.current_time() + timeout
     last_error: Exception | None = None
@@ -451,9 +448,7 @@ def peer_view(node: NodeProcess, agency_id: str) -> dict[str, Any]:
 
 
 def alerts(node: NodeProcess, kind: str, containing: str = "") -> list[dict[str, Any]]:
-    return [
-        a for a in status(node)["alerts"] if a["kind"] == kind and containing in a["message"]
-    ]
+    return [a for a in status(node)["alerts"] if a["kind"] == kind and containing in a["message"]]
 
 
 def log_has(node: NodeProcess, *fragments: str) -> bool:

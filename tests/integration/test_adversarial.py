@@ -7,6 +7,7 @@ test's bans and frozen logs cannot leak into another's.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,8 +31,8 @@ from node.services import sync_protocol as wire
 from tests.integration.byzantine import (
     ByzantineMember,
     alerts,
-    digest,
     dial_raw,
+    digest,
     foreign_status_change,
     forged_for,
     fresh_key_pair,
@@ -70,7 +71,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
         yield cluster
     finally:
-        cluster.stop()
+        _stop_each(cluster)
+
+
+def _stop_each(cluster: Cluster) -> None:
+    """Stop every node even if one hangs (``Cluster.stop`` gives up at the first)."""
+    failures = []
+    for node in cluster.nodes:
+        if node.running:
+            try:
+                node.stop()
+            except AssertionError as exc:
+                failures.append(exc)
+    cluster.stop()
+    if failures:
+        raise failures[0]
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +163,11 @@ async def honest_round_trip(cluster: Cluster, schemas: dict[int, str], label: st
         cid = cid_for(f"{label}/{source}")
         receipt = await in_thread(cluster[source].issue, cid, schemas[source])
         agency = cluster[source].agency_id
+        height = receipt["height"]
         await poll(
-            lambda: cluster[sink].heads()[agency]["height"] >= receipt["height"],
+            lambda sink=sink, agency=agency, height=height: (  # type: ignore[misc]
+                cluster[sink].heads()[agency]["height"] >= height
+            ),
             WAIT,
             f"{agency}'s block {receipt['height']} ({label}) to reach node {sink}",
         )
@@ -273,7 +291,9 @@ async def test_blocks_breaking_ledger_rules_are_rejected(
         await committed(byz, cluster)
 
         revoke_theirs = CredentialRevoked(bytes.fromhex(theirs))
-        await offend(byz, cluster, foreign_status_change(byz.chain, revoke_theirs), "foreign_credential")
+        await offend(
+            byz, cluster, foreign_status_change(byz.chain, revoke_theirs), "foreign_credential"
+        )
         ahead = future_block(byz.chain, issued(schema_id, "future"))
         await offend(byz, cluster, ahead, "bad_timestamp")
         # The member's next valid block is still welcome.
@@ -365,10 +385,8 @@ async def test_a_flooding_member_is_rate_limited_and_banned(
 
         # Requests beyond node 1's per-peer rate (20/s, burst 40) are offences.
         async def ask() -> None:
-            try:
+            with contextlib.suppress(NetworkError):
                 await network.request(cluster.peer_id(1), wire.HEADS_PROTOCOL, b"", timeout=10)
-            except NetworkError:
-                pass
 
         # (Concurrency beyond 16 is refused by py-libp2p itself, without an offence; the rate
         # is what counts, so ask in waves below that concurrency.)
@@ -415,13 +433,17 @@ async def test_lying_sync_answers_are_rejected(cluster: Cluster, schemas: dict[i
     claimed = {theirs: before[theirs]["height"] + 1000, mine: 1000}
 
     async def heads(_peer: str, _request: bytes) -> bytes:
-        return wire.encode_heads({agency: (h, digest(f"lie/{agency}")) for agency, h in claimed.items()})
+        return wire.encode_heads(
+            {agency: (h, digest(f"lie/{agency}")) for agency, h in claimed.items()}
+        )
 
     async def blocks(_peer: str, request: bytes) -> bytes:
         agency, start, _count = wire.decode_blocks_request(request)
         head = {**before[agency], "height": start - 1}
         # Their blocks signed with our key, ours signed with a stranger's: all forged.
-        return wire.encode_blocks([forged_for(byz.chain, head, stranger if agency == mine else None)])
+        return wire.encode_blocks(
+            [forged_for(byz.chain, head, stranger if agency == mine else None)]
+        )
 
     byz.serve_heads, byz.serve_blocks = heads, blocks
     honest = [cluster[i] for i in HONEST]

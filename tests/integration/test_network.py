@@ -86,3 +86,37 @@ def test_partition_and_heal_converge_without_operator_action(tmp_path: Path) -> 
         wait_until(cluster.converged, 60, "all four nodes to converge after healing")
     finally:
         cluster.stop()
+
+
+def test_a_node_restored_from_an_old_copy_fetches_its_own_blocks_before_signing(
+    tmp_path: Path,
+) -> None:
+    """Authoring on a stale copy would sign a second block at a used height: equivocation."""
+    import shutil
+
+    cluster = Cluster(tmp_path, 2)
+    cluster.start()
+    a, b = cluster.nodes
+    try:
+        schema = a.publish_schema()
+        a.issue(cid_for("old/0"), schema)
+        wait_until(cluster.converged, 20, "initial convergence")
+        a.stop()
+        data = a.config.parent / "data"
+        shutil.copytree(data, tmp_path / "old-copy")
+        a.start()
+        for i in range(1, 6):
+            a.issue(cid_for(f"old/{i}"), schema)
+        wait_until(cluster.converged, 20, "convergence before the restore")
+        a.stop()
+        shutil.rmtree(data)
+        shutil.copytree(tmp_path / "old-copy", data)
+        a.start()
+        a.issue(cid_for("old/after-restore"), schema)
+        wait_until(cluster.converged, 30, "convergence after the restore")
+        heads = b.heads()
+        assert not heads[a.agency_id]["frozen"]
+        assert heads[a.agency_id]["height"] == 8  # schema, 6 issues, 1 after the restore
+        assert all(alert["kind"] != "equivocation" for alert in b.get("/v1/status")["alerts"])
+    finally:
+        cluster.stop()
