@@ -5,7 +5,8 @@ Three figures, each against a target from issue 3:
 - **latency**: one credential issued at a node (admin API, round-robin over the nodes) until its
   block is committed at *every* node, seen on each node's ``/v1/stream`` ``block`` events
   (p50 <= 250 ms, p99 <= 1 s);
-- **throughput**: concurrent issuers for ``--duration`` seconds, spread over every node; events per
+- **throughput**: concurrent issuers sending batches (``/v1/credentials/batch``, as an agency's
+  case system would) for ``--duration`` seconds, spread over every node; events per
   second acknowledged, and events per second committed at all nodes (>= 5,000 events/s);
 - **catch-up**: a node prefilled offline with ``--catchup-events`` events, then a fresh node
   started; events per second from the fresh node's start until its head matches (>= 10,000/s).
@@ -52,11 +53,15 @@ class Sizes:
     latency_samples: int
     duration_s: float
     issuers: int
+    batch: int
+    """Credentials per request (``/v1/credentials/batch``), as an agency's systems send them."""
     catchup_events: int
 
 
-FULL = Sizes(nodes=5, latency_samples=100, duration_s=20.0, issuers=250, catchup_events=200_000)
-SMOKE = Sizes(nodes=3, latency_samples=5, duration_s=2.0, issuers=30, catchup_events=2_000)
+FULL = Sizes(
+    nodes=5, latency_samples=100, duration_s=20.0, issuers=20, batch=250, catchup_events=200_000
+)
+SMOKE = Sizes(nodes=3, latency_samples=5, duration_s=2.0, issuers=3, batch=20, catchup_events=2_000)
 
 
 # ------------------------------------------------------------------------- commit watching
@@ -150,13 +155,15 @@ def measure_latency(cluster: Cluster, schemas: list[str], samples: int) -> dict[
 
 
 def measure_throughput(
-    cluster: Cluster, schemas: list[str], duration: float, issuers: int
+    cluster: Cluster, schemas: list[str], duration: float, issuers: int, batch: int
 ) -> dict[str, Any]:
-    """``issuers`` concurrent requests in flight (asyncio), spread evenly over the nodes."""
+    """``issuers`` concurrent batch requests in flight (asyncio), spread over the nodes."""
     nodes = cluster.nodes
     before = {n.agency_id: n.heads()[n.agency_id]["height"] for n in nodes}
     started = time.monotonic()
-    acknowledged, failed, dropped = asyncio.run(_issue_for(nodes, schemas, duration, issuers))
+    acknowledged, failed, dropped = asyncio.run(
+        _issue_for(nodes, schemas, duration, issuers, batch)
+    )
     acked_at = time.monotonic()
     targets = {n.agency_id: n.heads()[n.agency_id]["height"] for n in nodes}
     wait_until(
@@ -168,6 +175,7 @@ def measure_throughput(
     everywhere_at = time.monotonic()
     return {
         "issuers": issuers,
+        "events_per_request": batch,
         "duration_s": round(acked_at - started, 2),
         "events": acknowledged,
         "refused": failed,
@@ -181,7 +189,7 @@ def measure_throughput(
 
 
 async def _issue_for(
-    nodes: Sequence[NodeProcess], schemas: list[str], duration: float, issuers: int
+    nodes: Sequence[NodeProcess], schemas: list[str], duration: float, issuers: int, batch: int
 ) -> tuple[int, int, int]:
     deadline = time.monotonic() + duration
     counts = [0, 0, 0]  # acknowledged, refused (e.g. 503: producer queue full), dropped
@@ -200,13 +208,16 @@ async def _issue_for(
         while time.monotonic() < deadline:
             try:
                 response = await clients[i].post(
-                    "/v1/credentials/issue", json=_issue_body(schemas[i])
+                    "/v1/credentials/batch", json=_batch_body(schemas[i], batch)
                 )
             except httpx.TransportError:  # counted: the server dropped the connection
                 counts[2] += 1
                 await asyncio.sleep(0.05)
                 continue
-            counts[0 if response.status_code == 200 else 1] += 1
+            if response.status_code == 200:
+                counts[0] += batch
+            else:
+                counts[1] += batch
 
     try:
         await asyncio.gather(*(worker(k) for k in range(issuers)))
@@ -214,6 +225,15 @@ async def _issue_for(
         for client in clients:
             await client.aclose()
     return counts[0], counts[1], counts[2]
+
+
+def _batch_body(schema: str, size: int) -> dict[str, Any]:
+    operations = []
+    for _ in range(size):
+        op = _issue_body(schema)
+        del op["request_id"]
+        operations.append({"op": "issue", **op})
+    return {"request_id": str(uuid.uuid4()), "operations": operations}
 
 
 def _issue_body(schema: str) -> dict[str, Any]:
@@ -325,7 +345,9 @@ def run(sizes: Sizes, root: Path) -> dict[str, Any]:
         schemas = [n.publish_schema() for n in cluster.nodes]
         wait_until(cluster.converged, 60, "the mesh to converge on the schemas")
         result["latency"] = measure_latency(cluster, schemas, sizes.latency_samples)
-        result["throughput"] = measure_throughput(cluster, schemas, sizes.duration_s, sizes.issuers)
+        result["throughput"] = measure_throughput(
+            cluster, schemas, sizes.duration_s, sizes.issuers, sizes.batch
+        )
     finally:
         cluster.stop()
     result["catchup"] = measure_catchup(root / "catchup", sizes.catchup_events)

@@ -236,15 +236,20 @@ class AdminApi:
     async def issue(self, request: Request) -> Response:
         body = inputs.parse_body(await request.body(), _ISSUE_FIELDS)
         rid = inputs.request_id(body)
-        cid = inputs.hex32(body["credential_id"], "credential_id")
-        sid = inputs.hex32(body["schema_id"], "schema_id")
-        start = inputs.timestamp_s(body["valid_from_s"], "valid_from_s")
-        until = body.get("valid_until_s")
-        if until is not None:
-            until = inputs.timestamp_s(until, "valid_until_s")
-            if until <= start:
-                raise bad("valid_until_s must be after valid_from_s")
-        return await self._credential_write(rid, cid, CredentialIssued(cid, sid, start, until))
+        event = _issued(body)
+        return await self._credential_write(rid, event.credential_id, event)
+
+    async def batch(self, request: Request) -> Response:
+        """Up to 500 credential operations committed together in one block, or none of them."""
+        raw = await request.body()
+        body = inputs.parse_body(raw, _BATCH_FIELDS, max_bytes=MAX_BATCH_BODY_BYTES)
+        rid = inputs.request_id(body)
+        operations = body["operations"]
+        if not isinstance(operations, list) or not 1 <= len(operations) <= MAX_BATCH:
+            raise bad(f"operations must be a list of 1 to {MAX_BATCH} operations")
+        events = [_operation(op, f"operations[{i}]") for i, op in enumerate(operations)]
+        receipt = await self._submit(events, rid)
+        return JSONResponse({**self._answer(rid, receipt), "count": len(events)})
 
     async def change(self, request: Request) -> Response:
         action = request.path_params["action"]
@@ -284,6 +289,50 @@ class AdminApi:
         target = backup.target_path(self.backups, name, self.node.genesis.network)
         manifest = await backup.backup_running(self.node, target)
         return JSONResponse({"path": str(target), "manifest": manifest})
+
+
+MAX_BATCH = 500
+MAX_BATCH_BODY_BYTES = 256 * 1024
+_BATCH_FIELDS = {"request_id": True, "operations": True}
+_OPERATION_FIELDS = {
+    "issue": {
+        "op": True,
+        "credential_id": True,
+        "schema_id": True,
+        "valid_from_s": True,
+        "valid_until_s": False,
+    },
+    "revoke": {"op": True, "credential_id": True, "reason": True},
+    "suspend": {"op": True, "credential_id": True, "reason": True},
+    "reinstate": {"op": True, "credential_id": True},
+}
+
+
+def _issued(body: dict[str, Any]) -> CredentialIssued:
+    cid = inputs.hex32(body["credential_id"], "credential_id")
+    sid = inputs.hex32(body["schema_id"], "schema_id")
+    start = inputs.timestamp_s(body["valid_from_s"], "valid_from_s")
+    until = body.get("valid_until_s")
+    if until is not None:
+        until = inputs.timestamp_s(until, "valid_until_s")
+        if until <= start:
+            raise bad("valid_until_s must be after valid_from_s")
+    return CredentialIssued(cid, sid, start, until)
+
+
+def _operation(value: Any, where: str) -> Event:
+    kind = value.get("op") if isinstance(value, dict) else None
+    if kind not in _OPERATION_FIELDS:
+        raise bad(f"{where}: op must be one of {', '.join(_OPERATION_FIELDS)}")
+    op = inputs.check_fields(value, _OPERATION_FIELDS[kind], where)
+    if kind == "issue":
+        return _issued(op)
+    cid = inputs.hex32(op["credential_id"], f"{where}.credential_id")
+    if kind == "reinstate":
+        return CredentialReinstated(cid)
+    if kind == "revoke":
+        return CredentialRevoked(cid, inputs.enum_value(RevocationReason, op["reason"], "reason"))
+    return CredentialSuspended(cid, inputs.enum_value(SuspensionReason, op["reason"], "reason"))
 
 
 _ISSUE_FIELDS = {
@@ -326,6 +375,7 @@ def build_admin_app(api: AdminApi) -> Starlette:
         Route("/v1/blocks", api.blocks),
         Route("/v1/blocks/{agency}/{height}", api.block),
         Route("/v1/credentials/issue", api.issue, methods=["POST"]),
+        Route("/v1/credentials/batch", api.batch, methods=["POST"]),
         Route("/v1/credentials/{issuer}/{credential_id}", api.credential),
         Route("/v1/credentials/{issuer}/{credential_id}/proof", api.proof),
         Route(

@@ -35,23 +35,30 @@ def not_found(message: str, code: str = "not_found") -> ApiError:
     return ApiError(404, code, message)
 
 
-def parse_body(raw: bytes, fields: Mapping[str, bool]) -> dict[str, Any]:
+def parse_body(
+    raw: bytes, fields: Mapping[str, bool], *, max_bytes: int = MAX_BODY_BYTES
+) -> dict[str, Any]:
     """The JSON object body, with only ``fields`` (name -> required) allowed."""
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "too_large", f"the body exceeds {MAX_BODY_BYTES} bytes")
+    if len(raw) > max_bytes:
+        raise ApiError(413, "too_large", f"the body exceeds {max_bytes} bytes")
     try:
         body = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise bad(f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise bad("the body must be a JSON object")
-    unknown = sorted(set(body) - set(fields))
+    return check_fields(body, fields, "the body")
+
+
+def check_fields(value: Any, fields: Mapping[str, bool], where: str) -> dict[str, Any]:
+    """``value`` as a JSON object with only ``fields`` (name -> required)."""
+    if not isinstance(value, dict):
+        raise bad(f"{where} must be a JSON object")
+    unknown = sorted(set(value) - set(fields))
     if unknown:
-        raise bad(f"unknown field(s): {', '.join(unknown)}")
-    missing = sorted(name for name, required in fields.items() if required and name not in body)
+        raise bad(f"{where}: unknown field(s): {', '.join(unknown)}")
+    missing = sorted(name for name, required in fields.items() if required and name not in value)
     if missing:
-        raise bad(f"missing field(s): {', '.join(missing)}")
-    return body
+        raise bad(f"{where}: missing field(s): {', '.join(missing)}")
+    return value
 
 
 def request_id(body: Mapping[str, Any]) -> str:

@@ -174,8 +174,9 @@ def _components(agency: Schema) -> dict[str, Schema]:
                 "event_index": UINT,
                 "credential": _nullable(_ref("Credential")),
                 "schema_id": HEX32,
+                "count": UINT,
             },
-            optional=("credential", "schema_id"),
+            optional=("credential", "schema_id", "count"),
         ),
         "ProofBundle": _obj(
             {
@@ -373,6 +374,46 @@ def admin_spec(agencies: list[str]) -> Schema:
                         "valid_until_s": _nullable(TIME_S),
                     },
                     optional=("valid_until_s",),
+                ),
+            )
+        },
+        "/v1/credentials/batch": {
+            "post": _op(
+                "issue, revoke, suspend or reinstate up to 500 credentials in one block",
+                _ref("WriteResult"),
+                400,
+                409,
+                413,
+                503,
+                body=_body(
+                    {
+                        "request_id": REQUEST_ID,
+                        "operations": {
+                            **_array(
+                                _body(
+                                    {
+                                        "op": {
+                                            "type": "string",
+                                            "enum": ["issue", "revoke", "suspend", "reinstate"],
+                                        },
+                                        "credential_id": HEX32,
+                                        "schema_id": HEX32,
+                                        "valid_from_s": TIME_S,
+                                        "valid_until_s": _nullable(TIME_S),
+                                        "reason": {"type": "string"},
+                                    },
+                                    optional=(
+                                        "schema_id",
+                                        "valid_from_s",
+                                        "valid_until_s",
+                                        "reason",
+                                    ),
+                                )
+                            ),
+                            "minItems": 1,
+                            "maxItems": 500,
+                        },
+                    }
                 ),
             )
         },

@@ -32,12 +32,17 @@ def open_leveldb(path: Path) -> plyvel.DB:
     try:
         return plyvel.DB(str(path), **_DB_OPTIONS)
     except plyvel.IOError as exc:
-        if "lock" in str(exc).lower():
+        # Only a held lock says "lock <path>"; a read-only or unwritable directory names the
+        # LOCK file too ("<path>/LOCK: Read-only file system") and must not be mistaken for one.
+        if "io error: lock " in str(exc).lower():
             raise StorageError(
                 f"another Calpe node is using {path} (its LevelDB lock is held); stop that node "
                 "or give this one its own data directory"
             ) from exc
-        raise StorageError(f"cannot open the database at {path}: {exc}") from exc
+        raise StorageError(
+            f"cannot open the database at {path}: {exc}; the node needs to write there: check "
+            "the mount (read-only?), permissions and free space"
+        ) from exc
     except plyvel.CorruptionError as exc:
         raise corruption_error(path, exc) from exc
 

@@ -270,3 +270,43 @@ async def test_backup_under_write_load_restores_identically(
         check=False,
     )
     assert verify.returncode == 0, (verify.stdout, verify.stderr)
+
+
+async def test_a_batch_commits_in_one_block_or_not_at_all(running: Running) -> None:
+    ops: list[dict[str, Any]] = [{**issue_body(300 + i), "op": "issue"} for i in range(50)]
+    for op in ops:
+        del op["request_id"]
+    ops.append({"op": "suspend", "credential_id": cid(300).hex(), "reason": "court_order"})
+    ops.append({"op": "revoke", "credential_id": cid(301).hex(), "reason": "superseded"})
+    done = await running.post("/v1/credentials/batch", {"request_id": "b-1", "operations": ops})
+    assert done.status_code == 200, done.text
+    answer = done.json()
+    assert answer["count"] == 52 and answer["event_index"] == 0
+    block = (await running.get(f"/v1/blocks/{AGENCY}/{answer['height']}")).json()
+    assert block["block"]["event_count"] == 52
+    again = await running.post("/v1/credentials/batch", {"request_id": "b-1", "operations": ops})
+    assert again.json()["height"] == answer["height"]  # idempotent: nothing appended
+    status = (await running.get(f"/v1/credentials/{AGENCY}/{cid(301).hex()}")).json()
+    assert status["credential"]["status"] == "revoked"
+
+    # one operation breaks a rule: the whole batch is refused and nothing is written
+    heads_before = (await running.get("/v1/status")).json()["heads"]
+    bad_ops = [
+        {"op": "issue", **{k: v for k, v in issue_body(400).items() if k != "request_id"}},
+        {"op": "reinstate", "credential_id": cid(301).hex()},
+    ]
+    refused = await running.post(
+        "/v1/credentials/batch", {"request_id": "b-2", "operations": bad_ops}
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "revoked_final"
+    assert (await running.get("/v1/status")).json()["heads"] == heads_before
+    gone = await running.get(f"/v1/credentials/{AGENCY}/{cid(400).hex()}")
+    assert gone.status_code == 404
+
+    for body, reason in [
+        ({"request_id": "b-3", "operations": []}, "operations"),
+        ({"request_id": "b-4", "operations": [{"op": "burn"}]}, "op must be"),
+        ({"request_id": "b-5", "operations": [{"op": "revoke"}]}, "missing"),
+    ]:
+        response = await running.post("/v1/credentials/batch", body)
+        assert response.status_code == 400 and reason in response.json()["error"]["message"]
