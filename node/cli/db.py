@@ -69,4 +69,5 @@ def db_rebuild(config_path: Path) -> None:
             raise corruption_error(store.path, exc) from exc
     click.echo(report.summary())
     if not report.ok:
+        click.echo(f"Rebuilding could not make the database whole: {REPAIR_ADVICE}.", err=True)
         raise SystemExit(EXIT_PROBLEM)

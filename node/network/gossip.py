@@ -10,13 +10,17 @@ What this adds to py-libp2p 0.8.1's ``Pubsub``/``GossipSub`` and why:
 - per-peer outbound queues are widened from 32 RPCs and their size check follows our maximum
   message size (both are fixed in the library; the attributes are pinned to 0.8.1);
 - the validator runs the node's full validation and our per-forwarder rate limit; only ACCEPT
-  relays, REJECT (and rate breaches) penalise the forwarder.
+  relays, REJECT (and rate breaches) penalise the forwarder;
+- messages are admitted per forwarder *before* py-libp2p starts a task for each one: it starts
+  one task per received message, and starting a task walks the whole task tree, so a flood of
+  messages would otherwise cost quadratic time and freeze the node before any rate limit ran.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 
 import trio
@@ -37,6 +41,17 @@ RPC_ENVELOPE_SLACK = 64 * KIB
 """Room above the largest payload for the RPC framing, signature and signed peer record."""
 _FORWARDER_MEMORY = 4096
 """Message ids whose forwarder we remember between validation and delivery."""
+
+MAX_PENDING_PER_FORWARDER = 64
+"""Received messages of one neighbour waiting for validation; more are dropped before py-libp2p
+starts a task for them. 64 is ~3 s of one agency's blocks at full rate: an honest burst fits,
+sync recovers anything dropped."""
+_DROPS_PER_OFFENCE = 64
+
+_reading_peer: contextvars.ContextVar[ID | None] = contextvars.ContextVar(
+    "calpe_pubsub_reading_peer", default=None
+)
+"""The neighbour whose pubsub stream the current task reads (one reader task per stream)."""
 
 Offence = Callable[[str, str], None]
 """``(peer_id, reason)``: record one offence of a peer."""
@@ -79,6 +94,28 @@ class CalpePubsub(Pubsub):
         self._params = params
         self._sink = sink
         self._offence = offence
+        self._pending: Counter[ID] = Counter()
+        self._dropped: Counter[ID] = Counter()
+
+    async def continuously_read_stream(self, stream: INetStream) -> None:
+        _reading_peer.set(stream.muxed_conn.peer_id)
+        await super().continuously_read_stream(stream)
+
+    def _is_subscribed_to_msg(self, msg: rpc_pb2.Message) -> bool:
+        # Called by the reader for each received message right before it starts a task for it.
+        if not super()._is_subscribed_to_msg(msg):
+            return False
+        peer = _reading_peer.get()
+        if peer is None:
+            return True
+        if self._pending[peer] >= MAX_PENDING_PER_FORWARDER:
+            self._dropped[peer] += 1
+            if self._dropped[peer] % _DROPS_PER_OFFENCE == 1:
+                logger.warning("gossip flood: dropping messages peer=%s", peer.to_base58())
+                self._offence(peer.to_base58(), "gossip flood")
+            return False
+        self._pending[peer] += 1
+        return True
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
         try:
@@ -106,6 +143,9 @@ class CalpePubsub(Pubsub):
                 raise
             logger.warning("dropped malformed gossip: peer=%s error=%r", msg_forwarder, error)
             self._offence(msg_forwarder.to_base58(), "malformed gossip message")
+        finally:
+            if self._pending[msg_forwarder] > 0:
+                self._pending[msg_forwarder] -= 1
 
     async def handle_sending_messages(
         self, peer_id: ID, stream: INetStream, queue: RpcQueue

@@ -401,22 +401,26 @@ async def test_a_flooding_member_is_rate_limited_and_banned(
         )
         await banned(byz, cluster, 1, None)
 
-        # Replays of a committed block are each harmless (ignored), but not at any rate.
-        # Bounded: py-libp2p spawns a task per received message and each spawn walks the
-        # whole task tree, so a much bigger flood stalls the node (see the report of issue 3).
+        # Replays of a committed block are each harmless (ignored), but not at any rate. The
+        # node admits at most a few dozen pending messages per neighbour before py-libp2p
+        # starts a task for each (each start walks the whole task tree), so a flood far past
+        # that is dropped at the door and the node stays responsive.
         async def gossip_flood() -> None:
-            for _ in range(10):
+            for _ in range(20):
                 if not network.is_connected(cluster.peer_id(0)):
                     return
-                await byz.flood(first, 500)
-                await trio.sleep(0.2)
+                try:
+                    await byz.flood(first, 1000)
+                except Exception:  # the node cut us off mid-flood: what we are testing for
+                    return
+                await trio.sleep(0.1)
 
         async with trio.open_nursery() as flood:
             flood.start_soon(gossip_flood)
             await honest_round_trip(cluster, schemas, "during-flood")
         assert await in_thread(
             log_has, cluster[0], f"peer={byz.peer_id}", "reason=gossip rate exceeded"
-        )
+        ) or await in_thread(log_has, cluster[0], f"peer={byz.peer_id}", "reason=gossip flood")
         await banned(byz, cluster, 0, None)
         nursery.cancel_scope.cancel()
 
