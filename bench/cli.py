@@ -14,6 +14,7 @@ BENCHMARKS = {
     "checkpoint_latency": "bench.checkpoint_latency",
     "network": "bench.network",
     "verify": "bench.verify",
+    "soak": "bench.soak",
     "tui": "bench.tui",
     "fuzz": "bench.fuzz_decoders",
 }

@@ -21,6 +21,7 @@ from node.core import smt
 from node.core.block import decode_block
 from node.core.checkpoint import Checkpoint, Cut, CutLeaf, decode_checkpoint
 from node.core.checkpoint_protocol import CheckpointVote, decode_vote
+from node.core.eip712 import to_checksum_address
 from node.core.errors import EncodingError, ProofError, ValidationError
 from node.core.events import (
     CredentialIssued,
@@ -104,8 +105,6 @@ def _material() -> _Material:
     checkpoint = Checkpoint(net.network_id, 7, cut.root(), cut, NOW_MS, bytes(32))
     record = state.credentials[cids[2]]
     contract = "0x" + "ab" * 20
-    from node.core.eip712 import to_checksum_address
-
     signers = {to_checksum_address(bytes([i + 1]) * 20): bytes([i]) * 65 for i in range(2)}
     doc = build.bundle_json(
         network=net.genesis.network,
