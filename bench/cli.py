@@ -18,6 +18,8 @@ BENCHMARKS = {
     "tui": "bench.tui",
     "fuzz": "bench.fuzz_decoders",
 }
+ON_REQUEST = {"soak", "fuzz"}
+"""Long runs (a 30-minute soak, a million fuzz inputs): run only when named."""
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -25,10 +27,10 @@ BENCHMARKS = {
 @click.option("--smoke", is_flag=True, help="Tiny sizes: check the benchmark runs, not the figure.")
 @click.option("--json", "as_json", is_flag=True, help="Print only JSON.")
 def bench(name: str | None, smoke: bool, as_json: bool) -> None:
-    """Run one benchmark, or all of them."""
+    """Run one benchmark, or all of them (except the soak and the fuzzer, run by name)."""
     argv = (["--smoke"] if smoke else []) + (["--json"] if as_json else [])
     failed = 0
-    for bench_name in [name] if name else sorted(BENCHMARKS):
+    for bench_name in [name] if name else sorted(set(BENCHMARKS) - ON_REQUEST):
         module = importlib.import_module(BENCHMARKS[bench_name])
         failed += int(module.main(argv) != 0)
     if failed:

@@ -1,7 +1,8 @@
 """Prometheus metrics of one node, in a registry of its own (several nodes may share a process).
 
 Values are read from the node when scraped (a custom collector), so nothing on the hot path
-counts anything twice. Checkpoint age and the RSK balance appear once those parts exist.
+counts anything twice. Checkpoint age appears once the node has a checkpoint, the RSK balance
+while the bridge runs.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -26,6 +27,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 @dataclass
 class _Snapshot:
     heads: dict[str, AgencyHead] = field(default_factory=dict)
+    checkpoint: dict[str, Any] | None = None
 
 
 class NodeMetrics(Collector):
@@ -38,7 +40,7 @@ class NodeMetrics(Collector):
 
     async def render(self) -> bytes:
         heads = await self._node.store.call(self._node.store.store.heads)
-        self._snapshot = _Snapshot(heads)
+        self._snapshot = _Snapshot(heads, await self._node.checkpoint_status())
         return generate_latest(self.registry)
 
     def collect(self) -> Iterator[Metric]:
@@ -81,6 +83,29 @@ class NodeMetrics(Collector):
             lag.add_metric([agency_id], max(0, best.get(agency_id, 0) - head.height))
         yield height
         yield lag
+        yield from self._anchoring()
+
+    def _anchoring(self) -> Iterator[Metric]:
+        checkpoint = self._snapshot.checkpoint
+        if checkpoint is not None:
+            yield _gauge(
+                "calpe_checkpoint_age_seconds",
+                "Seconds since the last checkpoint this node knows (any state).",
+                max(0.0, time.time() - checkpoint["timestamp_ms"] / 1000),
+            )
+            yield _gauge("calpe_checkpoint_epoch", "Epoch of that checkpoint.", checkpoint["epoch"])
+            yield _gauge(
+                "calpe_checkpoint_confirmations",
+                "RSK confirmations of that checkpoint's transaction.",
+                checkpoint["confirmations"],
+            )
+        rsk = self._node.rsk_status()
+        if rsk is not None and rsk.get("balance_wei") is not None:
+            yield _gauge(
+                "calpe_rsk_balance_rbtc",
+                "Balance of the bridge's fee account on RSK, in RBTC.",
+                int(rsk["balance_wei"]) / 10**18,
+            )
 
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:

@@ -115,6 +115,11 @@ def test_checkpoints_are_anchored_with_a_quorum_and_survive_faults(anchored: Anc
     chain = anchored.chain()
     assert chain.threshold() == 2
     root = chain.checkpoint_of(first).root
+    with a.client() as client:  # the anchoring shows in the node's metrics
+        metrics = client.get("/metrics").text
+    assert "calpe_checkpoint_age_seconds" in metrics
+    assert "calpe_checkpoint_confirmations" in metrics
+    assert "calpe_rsk_balance_rbtc" in metrics
 
     # --- a reorg drops the checkpoint transaction: the bridge resubmits it
     _issue(c, "reorg")
