@@ -176,6 +176,7 @@ async def test_openapi_lists_every_route(running: Running) -> None:
         "/v1/credentials/{issuer}/{credential_id}",
         "/v1/credentials/{issuer}/{credential_id}/proof",
         "/v1/credentials/issue",
+        "/v1/credentials/batch",
         "/v1/credentials/{credential_id}/revoke",
         "/v1/credentials/{credential_id}/suspend",
         "/v1/credentials/{credential_id}/reinstate",
