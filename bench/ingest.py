@@ -34,7 +34,6 @@ from node.core.keys import AgencyKeys
 from node.core.ledger import AgencyHead, AppliedBlock, author_block
 from node.core.status import SchemaRecord, StatusRecord
 from node.storage import DEFAULT_RETENTION, LedgerStore, schema
-from node.storage.codec import initial_head
 
 NOW_MS = 1_780_000_000_000
 SCHEMA_ID = hashlib.sha256(b"bench-schema").digest()
@@ -151,7 +150,7 @@ def _proof_figures(
 def run(events: int, block: int, marks: list[int], retention: int, workdir: Path) -> dict[str, Any]:
     genesis, keys = _network()
     agency = "gi.bench"
-    source = _Source(initial_head(genesis.agencies[0]), keys[agency], genesis.network_id)
+    source = _Source(AgencyHead.initial(genesis.agencies[0]), keys[agency], genesis.network_id)
     schema_block = source.author([SchemaPublished(SCHEMA_ID, CredentialClass.DRIVING_LICENCE)])
     results: dict[str, Any] = {"block_events": block, "retention_blocks": retention, "marks": []}
     store = LedgerStore.open(workdir / "ledger", genesis, retention=retention)

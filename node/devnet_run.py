@@ -17,11 +17,15 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import httpx
 
 from node.devnet import LocalNetwork, create_local_network
+
+if TYPE_CHECKING:
+    from plugins.rsk_bridge.devnet_anchor import EmbeddedAnchor
 
 
 def _free_base_port(count: int) -> int:
@@ -77,7 +81,7 @@ class Devnet:
         self.root = root
         self.interval = checkpoint_interval_s
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
-        self.anchor: object | None = None
+        self.anchor: EmbeddedAnchor | None = None
         self.network: LocalNetwork | None = None
 
     def start(self, traffic: bool) -> Path:
@@ -133,7 +137,7 @@ class Devnet:
                 click.echo(f"    {name} did not stop in 30 s; killing it", err=True)
                 process.kill()
         if self.anchor is not None:
-            self.anchor.stop()  # type: ignore[attr-defined]
+            self.anchor.stop()
         self.processes.clear()
 
 

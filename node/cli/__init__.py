@@ -27,7 +27,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("node.cli.keys", "keys"),
     "genesis": ("node.cli.keys", "genesis"),
     "db": ("node.cli.db", "db"),
-    "demo": ("node.cli.demo", "demo"),
     "devnet": ("node.cli.devnet_cmd", "devnet"),
     "node": ("node.cli.node_cmd", "node_group"),
     "status": ("node.cli.ops", "status"),

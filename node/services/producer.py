@@ -162,48 +162,56 @@ class BlockProducer:
 
     async def _cut_block(self) -> None:
         batch = self._take_batch()
-        batch = await self._drop_invalid(batch)
-        if not batch:
+        while batch:
+            try:
+                applied = await self._author(batch)
+            except ValidationError as exc:
+                # Rare: a submission breaks a ledger rule (nothing was written). Answer the
+                # offending ones and author the rest; the common path validates only once.
+                kept = await self._drop_invalid(batch)
+                if len(kept) == len(batch):  # not one submission's fault (e.g. a frozen log)
+                    for submission in batch:
+                        self._finish(submission, error=exc)
+                    return
+                batch = kept
+                continue
+            except Exception as exc:  # storage failure: nothing was acknowledged
+                log.exception("authoring failed agency=%s", self._agency_id)
+                for submission in batch:
+                    self._finish(submission, error=exc)
+                return
+            index = 0
+            for submission in batch:
+                receipt = Receipt(self._agency_id, applied.block.height, applied.block.hash, index)
+                self._finish(submission, receipt=receipt)
+                index += len(submission.events)
+            await self._on_committed(applied)
             return
+
+    async def _author(self, batch: list[_Submission]) -> AppliedBlock:
         events = [e for s in batch for e in s.events]
         requests, index = {}, 0
         for submission in batch:  # receipts are committed in the block's own write batch
             if submission.request_id is not None:
                 requests[submission.request_id] = index
             index += len(submission.events)
-        try:
-            applied = await self._store.call(
-                self._store.store.author,
-                self._agency_id,
-                events,
-                self._keys,
-                now_ms=int(time.time() * 1000),
-                requests=requests,
-            )
-        except Exception as exc:  # storage failure: nothing was acknowledged
-            log.exception("authoring failed agency=%s events=%s", self._agency_id, len(events))
-            for submission in batch:
-                self._finish(submission, error=exc)
-            return
-        index = 0
-        for submission in batch:
-            receipt = Receipt(self._agency_id, applied.block.height, applied.block.hash, index)
-            self._finish(submission, receipt=receipt)
-            index += len(submission.events)
-        await self._on_committed(applied)
+        applied: AppliedBlock = await self._store.call(
+            self._store.store.author,
+            self._agency_id,
+            events,
+            self._keys,
+            now_ms=int(time.time() * 1000),
+            requests=requests,
+        )
+        return applied
 
     async def _drop_invalid(self, batch: list[_Submission]) -> list[_Submission]:
         """Answer submissions that break a ledger rule; keep the rest in order."""
         store = self._store.store
         agency = self._agency_id
 
-        def check_all() -> list[ValidationError | None]:
+        def check_each() -> list[ValidationError | None]:
             head, reader = store.head(agency), store.reader(agency)
-            try:  # the common case: one pass over the whole batch
-                check_events(head, [e for s in batch for e in s.events], reader)
-                return [None] * len(batch)
-            except ValidationError:
-                pass
             accepted: list[Event] = []
             verdicts: list[ValidationError | None] = []
             for submission in batch:
@@ -216,7 +224,7 @@ class BlockProducer:
                 verdicts.append(None)
             return verdicts
 
-        verdicts = await self._store.call(check_all)
+        verdicts = await self._store.call(check_each)
         kept = []
         for submission, error in zip(batch, verdicts, strict=True):
             if error is None:

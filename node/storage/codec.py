@@ -11,27 +11,10 @@ from typing import Any
 import cbor2
 
 from node.core import merkle_log
-from node.core.block import GENESIS_PREV_HASH
 from node.core.encoding import as_bytes, as_list, as_text, as_uint, decode, encode, expect_version
 from node.core.errors import EncodingError
-from node.core.genesis import Agency
-from node.core.hashing import ZERO_HASH
 from node.core.ledger import AgencyHead
 from node.core.status import Status, StatusRecord
-
-
-def initial_head(agency: Agency) -> AgencyHead:
-    """The head of an agency with no block yet (what ``AgencyHead.initial`` means to build)."""
-    return AgencyHead(
-        agency.agency_id,
-        0,
-        GENESIS_PREV_HASH,
-        0,
-        ZERO_HASH,
-        merkle_log.CompactRange(),
-        agency.ed25519_public,
-        agency.secp256k1_address,
-    )
 
 
 def encode_head(head: AgencyHead) -> bytes:

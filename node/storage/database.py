@@ -10,6 +10,7 @@ import plyvel
 from node.core.encoding import encode
 from node.core.errors import StorageError
 from node.core.genesis import Genesis
+from node.core.ledger import AgencyHead
 from node.storage import codec, schema
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def _initialise(db: plyvel.DB, genesis: Genesis) -> None:
         batch.put(schema.meta(schema.META_GENESIS), encode(genesis.to_wire()))
         for num, agency in enumerate(genesis.agencies):
             batch.put(schema.agency_number(agency.agency_id), schema.num_bytes(num))
-            batch.put(schema.head(num), codec.encode_head(codec.initial_head(agency)))
+            batch.put(schema.head(num), codec.encode_head(AgencyHead.initial(agency)))
         batch.put(schema.SCHEMA_VERSION_KEY, schema.SCHEMA_VERSION.to_bytes(4, "big"))
 
 
@@ -115,7 +116,7 @@ def _add_new_agencies(db: plyvel.DB, genesis: Genesis) -> None:
         for offset, agency in enumerate(missing):
             num = next_num + offset
             batch.put(schema.agency_number(agency.agency_id), schema.num_bytes(num))
-            batch.put(schema.head(num), codec.encode_head(codec.initial_head(agency)))
+            batch.put(schema.head(num), codec.encode_head(AgencyHead.initial(agency)))
 
 
 def agency_numbers(db: plyvel.DB) -> dict[str, int]:

@@ -152,7 +152,7 @@ def _verify_agency(
         return
     num = store._num(agency_id)
     state = _MemoryState(agency_id, num)
-    head = codec.initial_head(agency)
+    head = AgencyHead.initial(agency)
     db = store.raw_db
 
     def fail(height: int | None, what: str) -> None:
@@ -324,7 +324,7 @@ def _reset_heads(store: LedgerStore) -> None:
         numbers = agency_numbers(db)
         for agency in store.genesis.agencies:
             num = numbers[agency.agency_id]
-            batch.put(schema.head(num), codec.encode_head(codec.initial_head(agency)))
+            batch.put(schema.head(num), codec.encode_head(AgencyHead.initial(agency)))
     store.reset_caches()
 
 

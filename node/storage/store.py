@@ -195,7 +195,7 @@ class LedgerStore(LedgerQueries):
         except EncodingError as exc:
             agency = self.genesis.agency(agency_id)
             if self._repair and agency is not None:
-                return codec.initial_head(agency)
+                return AgencyHead.initial(agency)
             raise StorageError(
                 f"{self.path}: the stored head of {agency_id} is damaged ({exc}); run the "
                 "database rebuild (calpe db rebuild) to recompute it from the stored blocks"

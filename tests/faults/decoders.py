@@ -33,11 +33,10 @@ from node.core.events import (
     decode_event,
     encode_event,
 )
-from node.core.ledger import author_block
+from node.core.ledger import AgencyHead, author_block
 from node.core.merkle_log import CompactRange
 from node.core.status import decode_status_record
 from node.services import sync_protocol
-from node.storage.codec import initial_head
 from node.verify import build
 from node.verify.bundle import from_compact, parse_bundle, to_compact
 from tests.core.memory_state import MemoryState
@@ -76,7 +75,7 @@ def _material() -> _Material:
     keys = net.keys[issuer]
     agency = net.genesis.agency(issuer)
     assert agency is not None
-    state = MemoryState(initial_head(agency))
+    state = MemoryState(AgencyHead.initial(agency))
     issued = issue_events(3)
     cids = [e.credential_id for e in issued if isinstance(e, CredentialIssued)]
     changes: list[Event] = [

@@ -241,12 +241,20 @@ class Cluster:
         *,
         links: Iterable[tuple[int, int]] | None = None,
         proxied: bool = False,
+        checkpoint_interval_s: int = 30,
     ) -> None:
         agencies = [(f"gi.agency{i}", f"Agency {i}") for i in range(n)]
         ports = [free_port() for _ in range(n)]
-        made = create_local_network(root, agencies, base_port=ports[0], scrypt_n=2**10)
+        made = create_local_network(
+            root,
+            agencies,
+            base_port=ports[0],
+            scrypt_n=2**10,
+            checkpoint_interval_s=checkpoint_interval_s,
+        )
         self.root = root
         self.genesis = made.genesis
+        self.configs = made.configs
         self.nodes = [
             NodeProcess(aid, made.configs[aid], ports[i]) for i, (aid, _) in enumerate(agencies)
         ]

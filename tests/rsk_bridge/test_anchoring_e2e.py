@@ -13,14 +13,14 @@ import pytest
 
 from node.config import load_config
 from node.core import eip712
-from node.devnet import create_local_network
+from node.core.checkpoint_protocol import CheckpointRecord
 from node.storage import checkpoint_table
 from node.storage.store import LedgerStore
 from plugins.rsk_bridge.anvil import Anvil, find_anvil, start_anvil
 from plugins.rsk_bridge.chain import ChainClient
 from plugins.rsk_bridge.devnet_anchor import AnchorSetup, anchor_devnet
 from plugins.rsk_bridge.rsk_strict import RskStrictProxy
-from tests.integration.cluster import NodeProcess, _rewrite_network, cid_for, free_port, wait_until
+from tests.integration.cluster import Cluster, NodeProcess, cid_for, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -54,21 +54,14 @@ class Anchored:
 def anchored(tmp_path: Path) -> Iterator[Anchored]:
     if find_anvil() is None:
         pytest.skip("anvil is not installed: run `npm install` at the repository root")
-    agencies = [(f"gi.agency{i}", f"Agency {i}") for i in range(3)]
-    ports = [free_port() for _ in agencies]
-    made = create_local_network(
-        tmp_path, agencies, base_port=ports[0], scrypt_n=2**10, checkpoint_interval_s=5
-    )
-    nodes = [NodeProcess(a, made.configs[a], ports[i]) for i, (a, _) in enumerate(agencies)]
-    for node in nodes:
-        peers = [(o.agency_id, o.port) for o in nodes if o is not node]
-        _rewrite_network(node.config, node.port, peers)
+    cluster = Cluster(tmp_path, 3, checkpoint_interval_s=5)
+    nodes = cluster.nodes
     with start_anvil(block_time=0.5) as anvil:
         proxy = RskStrictProxy(anvil.url).start()
         try:
             setup = anchor_devnet(
-                made.configs,
-                made.genesis,
+                cluster.configs,
+                cluster.genesis,
                 proxy.url,
                 anvil.dev_keys[0],
                 scrypt_n=2**10,
@@ -96,7 +89,7 @@ def _issue(node: NodeProcess, label: str, count: int = 1) -> None:
         node.issue(cid_for(f"{node.agency_id}/{label}/{i}"), schema)
 
 
-def _records(node: NodeProcess) -> list[checkpoint_table.CheckpointRecord]:
+def _records(node: NodeProcess) -> list[CheckpointRecord]:
     config = load_config(node.config)
     with LedgerStore.open(config.node.data_dir, config.load_genesis()) as store:
         found = checkpoint_table.records(store, limit=1000)
