@@ -10,6 +10,8 @@ Three figures, each against a target from issue 3:
   second acknowledged, and events per second committed at all nodes (>= 5,000 events/s);
 - **catch-up**: a node prefilled offline with ``--catchup-events`` events, then a fresh node
   started; events per second from the fresh node's start until its head matches (>= 10,000/s).
+  The result's ``mode`` says how the fresh node caught up: ``replay`` (every block, the only
+  mode nodes have today).
 
 Prints JSON (and a short table unless ``--json``); ``--smoke`` runs 3 nodes and a few events.
 
@@ -45,6 +47,12 @@ TARGETS = {
     "throughput_events_per_s": 5000.0,
     "catchup_events_per_s": 10000.0,
 }
+PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
+MAX_KEPT_SAMPLES = 1000
+"""Latency samples kept in the JSON, in issue order (for the distribution's figure)."""
+CATCHUP_MODE = "replay"
+"""How the fresh node catches up: by replaying every block. A snapshot join, when nodes have
+one, is measured as a second catch-up result with its own ``mode``."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,8 @@ def measure_latency(cluster: Cluster, schemas: list[str], samples: int) -> dict[
         "p50_ms": round(statistics.median(latencies), 1),
         "p99_ms": round(percentile(latencies, 99), 1),
         "max_ms": round(max(latencies), 1),
+        "percentiles_ms": {f"p{q}": round(percentile(latencies, q), 1) for q in PERCENTILES},
+        "samples_ms": [round(x, 1) for x in latencies[:MAX_KEPT_SAMPLES]],
     }
 
 
@@ -269,6 +279,7 @@ def measure_catchup(root: Path, events: int) -> dict[str, Any]:
     finally:
         cluster.stop()
     return {
+        "mode": CATCHUP_MODE,
         "events": events,
         "blocks": target["height"],
         "prefill_s": round(prefill_s, 2),

@@ -5,6 +5,8 @@ Builds an in-memory SMT of ``--keys`` random keys (and times the from-scratch re
 ``db verify`` would compute it), then times batched updates (half new keys,
 half updates of existing ones), proof generation, proof verification and proof size. The writes
 per batch stand in for hashes: every written node costs exactly one SHA-256.
+``smt_proofs_by_size`` repeats the proof figures in smaller trees (1k, 10k, 100k keys), so that
+proof cost can be read (and plotted, ``bench.plots``) against ledger size.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from typing import Any
 
 from node.core import merkle_log, smt
 from node.core.hashing import ZERO_HASH
+
+SCALING_SIZES = (1_000, 10_000, 100_000)
+"""Smaller trees whose proof cost ``smt_proofs_by_size`` reports next to the main tree's."""
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -69,6 +74,7 @@ def _bench_batches(
 def _bench_proofs(
     store: smt.InMemoryNodeStore, root: bytes, keys: list[bytes], count: int
 ) -> dict[str, Any]:
+    count = min(count, len(keys))
     present = random.sample(keys, count)
     absent = [os.urandom(32) for _ in range(count)]
     gen_s, proofs = _timed(lambda: [smt.prove(store, k) for k in present])
@@ -94,6 +100,15 @@ def _bench_proofs(
         "depth_mean": round(statistics.mean(depths), 2),
         "depth_max": max(depths),
     }
+
+
+def _smaller_trees(keys: int) -> list[dict[str, Any]]:
+    """Proof cost in trees of the :data:`SCALING_SIZES` below ``keys`` keys, one after another."""
+    rows = []
+    for n in (s for s in SCALING_SIZES if s < keys):
+        store, root, tree_keys, _ = _build(n)
+        rows.append({"keys": n, **_bench_proofs(store, root, tree_keys, 2000)})
+    return rows
 
 
 def _bench_log(n: int) -> dict[str, Any]:
@@ -171,17 +186,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.keys, args.batches = 20_000, 4
     random.seed(7)
+    smaller = _smaller_trees(args.keys)  # before the main tree: never both in memory
     store, root, keys, build_s = _build(args.keys)
     reference_s, reference_root = _timed(lambda: smt.compute_root({k: k for k in keys}))
     assert reference_root == root
     root, batches = _bench_batches(store, root, keys, args.batch, args.batches)
+    proofs = _bench_proofs(store, root, keys, 2000)
     report = {
         "smt_keys": args.keys,
         "smt_build_seconds": round(build_s, 2),
         "smt_reference_compute_root_seconds": round(reference_s, 2),
         "smt_stored_nodes": len(store.nodes),
         "smt_batch": batches,
-        "smt_proofs": _bench_proofs(store, root, keys, 2000),
+        "smt_proofs": proofs,
+        "smt_proofs_by_size": [*smaller, {"keys": len(keys), **proofs}],
         "merkle_log": _bench_log(10_000 if args.smoke else 100_000),
         "merkle_log_vs_pymerkle": _bench_pymerkle(2_000 if args.smoke else 20_000),
     }

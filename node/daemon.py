@@ -14,6 +14,7 @@ import trio
 
 from node.config import NodeConfig
 from node.core.errors import ConfigError, StorageError
+from node.core.keys import AgencyKeys
 from node.keyfiles import load_keystore
 from node.services.node import LedgerNode, NodeParams
 from node.storage.store import LedgerStore
@@ -43,8 +44,13 @@ def setup_logging(log_file: Path | None, level: int = logging.INFO) -> None:
     # (with routine churn demoted to debug) under ``node.network.libp2p``.
 
 
-def run_node(config: NodeConfig, params: NodeParams | None = None) -> None:
-    """Run until SIGINT/SIGTERM; then stop every part and close the store."""
+def run_node(
+    config: NodeConfig, params: NodeParams | None = None, *, snapshot_join: bool = False
+) -> None:
+    """Run until SIGINT/SIGTERM; then stop every part and close the store.
+
+    ``snapshot_join``: an empty database is first joined from a peer's snapshot.
+    """
     genesis = config.load_genesis()
     agency_id, keys = load_keystore(config.node.keystore, config.passphrase())
     if agency_id != config.node.agency_id:
@@ -53,11 +59,40 @@ def run_node(config: NodeConfig, params: NodeParams | None = None) -> None:
             f"{config.node.agency_id}"
         )
     with LedgerStore.open(config.node.data_dir, genesis) as store:
+        _snapshot_join(config, keys, store, wanted=snapshot_join)
         node = LedgerNode(config, genesis, keys, store, params or NodeParams())
         trio.run(_main, node)
         if store.write_failure is not None:  # the CLI prints it and exits with EXIT_STORAGE
             raise StorageError(f"the node stopped: {store.write_failure}")
     log.info("node stopped agency=%s", agency_id)
+
+
+def _snapshot_join(
+    config: NodeConfig, keys: AgencyKeys, store: LedgerStore, *, wanted: bool
+) -> None:
+    """Join by snapshot if asked and the database is empty (or holds an unfinished join)."""
+    from node.services import snapshot
+    from node.storage import snapshot_install
+
+    state = snapshot_install.join_state(store)
+    if not wanted:
+        if state == "installing":
+            raise StorageError(
+                f"{store.path} holds an unfinished snapshot join; run the node with "
+                "--snapshot-join to finish it, or move the data directory aside"
+            )
+        return
+    if state != "installing" and not snapshot_install.is_empty(store):
+        log.info("the database is not empty: starting normally, without a snapshot join")
+        return
+    onchain_root = snapshot.chain_root_reader(config, store.genesis)
+    result = trio.run(snapshot.join_network, config, keys, store, onchain_root)
+    log.info(
+        "joined by snapshot epoch=%s peer=%s entries=%s",
+        result.epoch,
+        result.peer_id,
+        result.entries,
+    )
 
 
 SHUTDOWN_GRACE_S = 15.0

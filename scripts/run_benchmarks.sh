@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every benchmark at full size and keep its JSON in bench/results/ (with the machine's
-# description), so a regression shows from one run to the next. Takes tens of minutes.
-# Usage: scripts/run_benchmarks.sh [NAME ...]
+# description), so a regression shows from one run to the next, then draws the figures
+# (bench/results/plots/*.png) from the saved JSON. Takes tens of minutes.
+# Usage: scripts/run_benchmarks.sh [NAME ...]    (NAME as in `calpe bench --help`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh --dev
@@ -19,9 +20,11 @@ print(json.dumps({
 PY
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-    names=(ingest proofs verify checkpoint checkpoint_latency network tui)
+    names=(ingest proofs verify checkpoint checkpoint_latency network resources snapshot_join tui)
 fi
 for name in "${names[@]}"; do
     echo "==> bench $name"
     .venv/bin/calpe bench "$name" --json > "bench/results/$name.json"
 done
+echo "==> figures"
+.venv/bin/calpe bench plot --from bench/results --out bench/results/plots

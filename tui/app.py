@@ -14,8 +14,9 @@ from textual.screen import Screen
 from textual.signal import Signal
 
 from tui.client.errors import NodeUnreachable
-from tui.client.models import Alert, Status, StreamEvent
+from tui.client.models import Alert, Status
 from tui.client.protocol import ClientProtocol
+from tui.client.stream import StreamEvent
 from tui.link import NodeLink
 from tui.messages import ConnectionChanged, StatusUpdated, StreamReceived
 from tui.screens.checkpoints import CheckpointsScreen

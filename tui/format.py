@@ -28,6 +28,12 @@ TONE_OF = {
     "credential.reinstated": "primary",
     "schema.published": "accent",
     "agency.key_rotated": "accent",
+    "governance.proposed": "accent",
+    "governance.voted": "accent",
+    "removed": "secondary",
+    "open": "accent",
+    "adopted": "success",
+    "expired": "secondary",
 }
 LOW_BALANCE_RBTC = 0.01
 

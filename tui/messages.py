@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tui.client.models import Status, StreamEvent
+from tui.client.models import Status
+from tui.client.stream import StreamEvent
 from tui.state import ConnectionState
 
 

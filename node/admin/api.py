@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import trio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,6 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from node.admin import backup, inputs, openapi, paging, proofs
+from node.admin.governance import GovernanceApi, receipt_json
+from node.admin.idempotency import PerRequestId
 from node.admin.inputs import ApiError, bad, not_found
 from node.admin.logs import LEVELS, LogRing
 from node.admin.metrics import CONTENT_TYPE, NodeMetrics
@@ -44,28 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class _PerRequestId:
-    """Runs writes of one request id one at a time: a retry that races the original waits for
-    it, then finds its durable receipt, instead of both being queued."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[trio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, request_id: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(request_id, (trio.Lock(), 0))
-        self._locks[request_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[request_id]
-            if users == 1:
-                del self._locks[request_id]
-            else:
-                self._locks[request_id] = (lock, users - 1)
-
-
 class AdminApi:
     """Request handlers over one running node."""
 
@@ -74,12 +52,12 @@ class AdminApi:
         self.logs = logs
         self.metrics = metrics
         self.backups = backups
-        self.spec = openapi.admin_spec(list(self._agencies))
-        self._requests = _PerRequestId()
+        self._requests = PerRequestId()
+        self.governance = GovernanceApi(node, self._requests)
 
     @property
     def _agencies(self) -> tuple[str, ...]:
-        return tuple(a.agency_id for a in self.node.genesis.agencies)
+        return tuple(sorted(self.node.store.store.heads()))
 
     def _agency(self, value: str | None, *, where: str = "agency") -> str:
         if value is None or value not in self._agencies:
@@ -199,7 +177,8 @@ class AdminApi:
         return stream_response(self.node, self.logs)
 
     async def openapi_doc(self, request: Request) -> Response:
-        return JSONResponse(self.spec)
+        # built per request: governance admits and removes agencies, whose ids it lists
+        return JSONResponse(openapi.admin_spec(list(self._agencies)))
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -215,14 +194,7 @@ class AdminApi:
             raise ApiError(503, "not_ready", str(exc)) from None
 
     def _answer(self, rid: str, receipt: Receipt) -> Json:
-        return {
-            "request_id": rid,
-            "status": "committed",
-            "agency_id": receipt.agency_id,
-            "height": receipt.height,
-            "block_hash": receipt.block_hash.hex(),
-            "event_index": receipt.first_index,
-        }
+        return receipt_json(rid, receipt)
 
     async def _credential_write(self, rid: str, cid: bytes, event: Event) -> Response:
         receipt = await self._submit([event], rid)
@@ -390,5 +362,13 @@ def build_admin_app(api: AdminApi) -> Starlette:
         Route("/v1/logs", api.logs_list),
         Route("/v1/stream", api.stream),
         Route("/v1/backup", api.backup, methods=["POST"]),
+        Route("/v1/governance", api.governance.document),
+        Route("/v1/governance/proposals", api.governance.propose, methods=["POST"]),
+        Route(
+            "/v1/governance/proposals/{proposal_id}/votes",
+            api.governance.vote,
+            methods=["POST"],
+        ),
+        Route("/v1/governance/rotate-keys", api.governance.rotate_keys, methods=["POST"]),
     ]
     return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)

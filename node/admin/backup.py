@@ -199,6 +199,12 @@ def _check_manifest(manifest: dict[str, Any], snapshot: Path, genesis: Genesis) 
             f"{snapshot} uses storage schema version {version}, newer than this Calpe supports "
             f"({schema.SCHEMA_VERSION}); upgrade Calpe to restore it"
         )
+    if version < schema.SCHEMA_VERSION:
+        raise StorageError(
+            f"{snapshot} uses storage schema version {version}, older than this Calpe's "
+            f"({schema.SCHEMA_VERSION}): restore it with the Calpe that made it, or re-sync the "
+            "node from its peers into an empty data directory"
+        )
 
 
 def _clear_data_dir(data_dir: Path, force: bool) -> Path | None:

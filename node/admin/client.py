@@ -75,6 +75,37 @@ class AdminHttp:
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self.request("POST", path, body)
 
+    # --- governance (docs/admin-api.md, "Governance") -------------------------------------------
+
+    def governance(self) -> dict[str, Any]:
+        """``GET /v1/governance``: members, quorum, checkpoint interval and proposals in force."""
+        doc: dict[str, Any] = self.get("/v1/governance")
+        return doc
+
+    def propose(
+        self,
+        action: dict[str, Any],
+        *,
+        expires_s: int | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Propose ``action`` (the API's action object); ``{"proposal_id", "receipt"}``."""
+        body = _present({"action": action, "expires_s": expires_s, "request_id": request_id})
+        doc: dict[str, Any] = self.post("/v1/governance/proposals", body)
+        return doc
+
+    def vote(self, proposal_id: str, *, request_id: str | None = None) -> dict[str, Any]:
+        """Approve a proposal as this node's agency; ``{"receipt"}`` (404 unknown, 409 twice)."""
+        path = f"/v1/governance/proposals/{proposal_id}/votes"
+        doc: dict[str, Any] = self.post(path, _present({"request_id": request_id}))
+        return doc
+
+    def rotate_keys(self, *, request_id: str | None = None) -> dict[str, Any]:
+        """Rotate this node's agency keys; ``{"ed25519", "secp256k1_address", "receipt"}``."""
+        body = _present({"request_id": request_id})
+        doc: dict[str, Any] = self.post("/v1/governance/rotate-keys", body)
+        return doc
+
     def stream(self) -> Iterator[tuple[str, Any]]:
         """``(event, data)`` from ``/v1/stream`` until the node closes it."""
         timeout = httpx.Timeout(10.0, read=15.0)  # a status event comes every 2 s
@@ -88,6 +119,10 @@ class AdminHttp:
             raise self._unreachable(exc) from None
         except httpx.TimeoutException:
             raise NodeUnreachableError(f"the stream from {self.socket} went silent") from None
+
+
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:

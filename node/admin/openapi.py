@@ -7,8 +7,7 @@ the API tests fuzz the server against it.
 
 from __future__ import annotations
 
-from typing import Any
-
+from node.admin.governance_spec import governance_components, governance_paths
 from node.admin.paging import MAX_BLOCKS_LIMIT, MAX_EVENTS_LIMIT
 from node.admin.shapes import (
     CREDENTIAL_CLASSES,
@@ -17,55 +16,44 @@ from node.admin.shapes import (
     STATUSES,
     SUSPENSION_REASONS,
 )
-from node.core.events import MAX_TIMESTAMP_S
+from node.admin.spec_kit import (
+    HEX,
+    HEX32,
+    MS,
+    REQUEST_ID,
+    TIME_S,
+    UINT,
+    Schema,
+    array,
+    nullable,
+    obj,
+    operation,
+    path_param,
+    query_param,
+    ref,
+    request_body,
+)
 
-Schema = dict[str, Any]
-
-HEX32: Schema = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-HEX: Schema = {"type": "string", "pattern": "^[0-9a-f]*$"}
-UINT: Schema = {"type": "integer", "minimum": 0}
-MS: Schema = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
-TIME_S: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_TIMESTAMP_S}
-REQUEST_ID: Schema = {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}
 REVOCATION_REASONS_ENUM = list(REVOCATION_REASONS)
 SUSPENSION_REASONS_ENUM = list(SUSPENSION_REASONS)
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _obj(props: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema:
-    required = [k for k in props if k not in optional]
-    return {"type": "object", "properties": props, "required": required}
-
-
-def _nullable(schema: Schema) -> Schema:
-    if "$ref" in schema:
-        return {"allOf": [schema], "nullable": True}
-    return {**schema, "nullable": True}
-
-
-def _array(item: Schema) -> Schema:
-    return {"type": "array", "items": item}
 
 
 def _components(agency: Schema) -> dict[str, Schema]:
     string = {"type": "string"}
     return {
-        "Error": _obj({"error": _obj({"code": string, "message": string})}),
-        "Peer": _obj(
+        "Error": obj({"error": obj({"code": string, "message": string})}),
+        "Peer": obj(
             {
                 "peer_id": string,
                 "agency_id": agency,
-                "addrs": _array(string),
+                "addrs": array(string),
                 "connected": {"type": "boolean"},
                 "score": {"type": "number"},
-                "latency_ms": _nullable({"type": "number"}),
-                "last_seen_ms": _nullable(MS),
+                "latency_ms": nullable({"type": "number"}),
+                "last_seen_ms": nullable(MS),
             }
         ),
-        "Head": _obj(
+        "Head": obj(
             {
                 "agency_id": agency,
                 "name": string,
@@ -78,7 +66,7 @@ def _components(agency: Schema) -> dict[str, Schema]:
                 "frozen": {"type": "boolean"},
             }
         ),
-        "Alert": _obj(
+        "Alert": obj(
             {
                 "id": string,
                 "level": {"type": "string", "enum": ["info", "warning", "critical"]},
@@ -87,7 +75,7 @@ def _components(agency: Schema) -> dict[str, Schema]:
                 "at_ms": MS,
             }
         ),
-        "Status": _obj(
+        "Status": obj(
             {
                 "agency_id": agency,
                 "agency_name": string,
@@ -97,11 +85,11 @@ def _components(agency: Schema) -> dict[str, Schema]:
                 "started_ms": MS,
                 "uptime_s": {"type": "number", "minimum": 0},
                 "events_per_s": {"type": "number"},
-                "heads": _array(_ref("Head")),
-                "peers": _array(_ref("Peer")),
-                "checkpoint": _nullable(_ref("Checkpoint")),
-                "rsk": _nullable(
-                    _obj(
+                "heads": array(ref("Head")),
+                "peers": array(ref("Peer")),
+                "checkpoint": nullable(ref("Checkpoint")),
+                "rsk": nullable(
+                    obj(
                         {
                             "account": string,
                             "balance_wei": string,
@@ -110,10 +98,10 @@ def _components(agency: Schema) -> dict[str, Schema]:
                         }
                     )
                 ),
-                "alerts": _array(_ref("Alert")),
+                "alerts": array(ref("Alert")),
             }
         ),
-        "Event": _obj(
+        "Event": obj(
             {
                 "agency_id": agency,
                 "height": UINT,
@@ -129,11 +117,19 @@ def _components(agency: Schema) -> dict[str, Schema]:
                 },
                 "valid_from_s": TIME_S,
                 "valid_until_s": TIME_S,
+                "proposal_id": HEX32,
             },
-            optional=("credential_id", "schema_id", "reason", "valid_from_s", "valid_until_s"),
+            optional=(
+                "credential_id",
+                "schema_id",
+                "reason",
+                "valid_from_s",
+                "valid_until_s",
+                "proposal_id",
+            ),
         ),
-        "EventPage": _obj({"events": _array(_ref("Event")), "next_cursor": _nullable(string)}),
-        "BlockSummary": _obj(
+        "EventPage": obj({"events": array(ref("Event")), "next_cursor": nullable(string)}),
+        "BlockSummary": obj(
             {
                 "agency_id": agency,
                 "height": UINT,
@@ -145,26 +141,24 @@ def _components(agency: Schema) -> dict[str, Schema]:
                 "state_root": HEX32,
             }
         ),
-        "BlockDetail": _obj({"block": _ref("BlockSummary"), "events": _array(_ref("Event"))}),
-        "Credential": _obj(
+        "BlockDetail": obj({"block": ref("BlockSummary"), "events": array(ref("Event"))}),
+        "Credential": obj(
             {
                 "issuer": agency,
                 "credential_id": HEX32,
                 "schema_id": HEX32,
                 "status": {"type": "string", "enum": list(STATUSES)},
                 "valid_from_s": TIME_S,
-                "valid_until_s": _nullable(TIME_S),
+                "valid_until_s": nullable(TIME_S),
                 "issued_height": UINT,
                 "updated_height": UINT,
-                "reason": _nullable(
+                "reason": nullable(
                     {"type": "string", "enum": sorted({*REVOCATION_REASONS, *SUSPENSION_REASONS})}
                 ),
             }
         ),
-        "CredentialRecord": _obj(
-            {"credential": _ref("Credential"), "history": _array(_ref("Event"))}
-        ),
-        "WriteResult": _obj(
+        "CredentialRecord": obj({"credential": ref("Credential"), "history": array(ref("Event"))}),
+        "WriteResult": obj(
             {
                 "request_id": REQUEST_ID,
                 "status": {"type": "string", "enum": ["committed"]},
@@ -172,13 +166,13 @@ def _components(agency: Schema) -> dict[str, Schema]:
                 "height": UINT,
                 "block_hash": HEX32,
                 "event_index": UINT,
-                "credential": _nullable(_ref("Credential")),
+                "credential": nullable(ref("Credential")),
                 "schema_id": HEX32,
                 "count": UINT,
             },
             optional=("credential", "schema_id", "count"),
         ),
-        "ProofBundle": _obj(
+        "ProofBundle": obj(
             {
                 "format": {"type": "string", "enum": ["calpe-proof-bundle"]},
                 "version": {"type": "integer", "enum": [1]},
@@ -187,10 +181,10 @@ def _components(agency: Schema) -> dict[str, Schema]:
                 "issuer": agency,
                 "credential_id": HEX32,
                 "status": {"type": "string", "enum": [*STATUSES, "unknown"]},
-                "credential": _nullable(_ref("Credential")),
-                "record": _nullable(HEX),
+                "credential": nullable(ref("Credential")),
+                "record": nullable(HEX),
                 "state_proof": HEX,
-                "head": _obj(
+                "head": obj(
                     {
                         "agency_id": agency,
                         "height": UINT,
@@ -200,106 +194,61 @@ def _components(agency: Schema) -> dict[str, Schema]:
                         "log_root": HEX32,
                     }
                 ),
-                "checkpoint": _nullable({"type": "object"}),
+                "checkpoint": nullable({"type": "object"}),
                 "generated_ms": MS,
             }
         ),
-        "Checkpoint": _obj(
+        "Checkpoint": obj(
             {
                 "epoch": UINT,
                 "checkpoint_root": HEX32,
                 "timestamp_ms": MS,
-                "signers": _array(agency),
+                "signers": array(agency),
                 "signatures": UINT,
                 "quorum": UINT,
                 "state": {
                     "type": "string",
                     "enum": ["proposed", "signed", "submitted", "confirmed", "reorged"],
                 },
-                "tx_hash": _nullable(string),
+                "tx_hash": nullable(string),
                 "confirmations": UINT,
             }
         ),
-        "Plugin": _obj(
+        "Plugin": obj(
             {
                 "name": string,
                 "enabled": {"type": "boolean"},
                 "state": {"type": "string", "enum": ["running", "stopped", "failed"]},
-                "errors": _array(string),
+                "errors": array(string),
             }
         ),
-        "LogLine": _obj({"at_ms": MS, "level": string, "logger": string, "message": string}),
-        "Backup": _obj({"path": string, "manifest": {"type": "object"}}),
+        "LogLine": obj({"at_ms": MS, "level": string, "logger": string, "message": string}),
+        "Backup": obj({"path": string, "manifest": {"type": "object"}}),
     }
-
-
-def _json(schema: Schema, description: str = "OK") -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-_ERROR = _json(_ref("Error"), "an error: {error: {code, message}}")
-
-
-def _op(
-    summary: str,
-    ok: Schema,
-    *codes: int,
-    params: list[Schema] | None = None,
-    body: Schema | None = None,
-    ok_response: Schema | None = None,
-) -> Schema:
-    responses: dict[str, Schema] = {"200": ok_response or _json(ok)}
-    for code in codes:
-        responses[str(code)] = _ERROR
-    responses["default"] = _ERROR
-    op: Schema = {"summary": summary, "responses": responses}
-    if params:
-        op["parameters"] = params
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    return op
-
-
-def _q(name: str, schema: Schema, description: str = "") -> Schema:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
-
-
-def _p(name: str, schema: Schema) -> Schema:
-    return {"name": name, "in": "path", "required": True, "schema": schema}
-
-
-def _body(props: dict[str, Schema], optional: tuple[str, ...] = ()) -> Schema:
-    return {**_obj(props, optional), "additionalProperties": False}
 
 
 def admin_spec(agencies: list[str]) -> Schema:
     agency: Schema = {"type": "string", "enum": agencies}
-    cred = [_p("issuer", agency), _p("credential_id", HEX32)]
+    cred = [path_param("issuer", agency), path_param("credential_id", HEX32)]
     reason_body = {
-        "revoke": _body(
+        "revoke": request_body(
             {
                 "request_id": REQUEST_ID,
                 "reason": {"type": "string", "enum": REVOCATION_REASONS_ENUM},
             }
         ),
-        "suspend": _body(
+        "suspend": request_body(
             {
                 "request_id": REQUEST_ID,
                 "reason": {"type": "string", "enum": SUSPENSION_REASONS_ENUM},
             }
         ),
-        "reinstate": _body({"request_id": REQUEST_ID}),
+        "reinstate": request_body({"request_id": REQUEST_ID}),
     }
     paths: dict[str, Schema] = {
-        "/health": {"get": _op("liveness", _obj({"ok": {"type": "boolean"}}))},
+        "/health": {"get": operation("liveness", obj({"ok": {"type": "boolean"}}))},
         "/metrics": {
-            "get": _op(
+            "get": operation(
                 "Prometheus metrics",
                 {},
                 ok_response={
@@ -308,89 +257,96 @@ def admin_spec(agencies: list[str]) -> Schema:
                 },
             )
         },
-        "/v1/status": {"get": _op("node status", _ref("Status"))},
-        "/v1/peers": {"get": _op("peers", _obj({"peers": _array(_ref("Peer"))}))},
+        "/v1/status": {"get": operation("node status", ref("Status"))},
+        "/v1/peers": {"get": operation("peers", obj({"peers": array(ref("Peer"))}))},
         "/v1/events": {
-            "get": _op(
+            "get": operation(
                 "events, newest first",
-                _ref("EventPage"),
+                ref("EventPage"),
                 400,
                 params=[
-                    _q("agency", agency),
-                    _q("kind", {"type": "string", "enum": list(EVENT_KINDS)}),
-                    _q("credential", HEX32),
-                    _q("since_ms", MS),
-                    _q("until_ms", MS),
-                    _q("cursor", {"type": "string"}, "next_cursor of the previous page"),
-                    _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS_LIMIT}),
+                    query_param("agency", agency),
+                    query_param("kind", {"type": "string", "enum": list(EVENT_KINDS)}),
+                    query_param("credential", HEX32),
+                    query_param("since_ms", MS),
+                    query_param("until_ms", MS),
+                    query_param("cursor", {"type": "string"}, "next_cursor of the previous page"),
+                    query_param(
+                        "limit", {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS_LIMIT}
+                    ),
                 ],
             )
         },
         "/v1/blocks": {
-            "get": _op(
+            "get": operation(
                 "blocks, newest first",
-                _obj({"blocks": _array(_ref("BlockSummary"))}),
+                obj({"blocks": array(ref("BlockSummary"))}),
                 400,
                 params=[
-                    _q("agency", agency),
-                    _q("before_height", {"type": "integer", "minimum": 1}),
-                    _q("limit", {"type": "integer", "minimum": 1, "maximum": MAX_BLOCKS_LIMIT}),
+                    query_param("agency", agency),
+                    query_param("before_height", {"type": "integer", "minimum": 1}),
+                    query_param(
+                        "limit", {"type": "integer", "minimum": 1, "maximum": MAX_BLOCKS_LIMIT}
+                    ),
                 ],
             )
         },
         "/v1/blocks/{agency}/{height}": {
-            "get": _op(
+            "get": operation(
                 "one block and its events",
-                _ref("BlockDetail"),
+                ref("BlockDetail"),
                 400,
                 404,
-                params=[_p("agency", agency), _p("height", {"type": "integer", "minimum": 1})],
+                params=[
+                    path_param("agency", agency),
+                    path_param("height", {"type": "integer", "minimum": 1}),
+                ],
             )
         },
         "/v1/credentials/{issuer}/{credential_id}": {
-            "get": _op(
-                "a credential and its history", _ref("CredentialRecord"), 400, 404, params=cred
+            "get": operation(
+                "a credential and its history", ref("CredentialRecord"), 400, 404, params=cred
             )
         },
         "/v1/credentials/{issuer}/{credential_id}/proof": {
-            "get": _op(
-                "a proof bundle (docs/proof-bundle.md)", _ref("ProofBundle"), 400, 404, params=cred
+            "get": operation(
+                "a proof bundle (docs/proof-bundle.md)", ref("ProofBundle"), 400, 404, params=cred
             )
         },
         "/v1/credentials/issue": {
-            "post": _op(
+            "post": operation(
                 "issue a credential",
-                _ref("WriteResult"),
+                ref("WriteResult"),
                 400,
                 409,
                 413,
                 503,
-                body=_body(
+                body=request_body(
                     {
                         "request_id": REQUEST_ID,
                         "credential_id": HEX32,
                         "schema_id": HEX32,
                         "valid_from_s": TIME_S,
-                        "valid_until_s": _nullable(TIME_S),
+                        "valid_until_s": nullable(TIME_S),
                     },
                     optional=("valid_until_s",),
                 ),
             )
         },
         "/v1/credentials/batch": {
-            "post": _op(
+            "post": operation(
                 "issue, revoke, suspend or reinstate up to 500 credentials in one block",
-                _ref("WriteResult"),
+                ref("WriteResult"),
                 400,
                 409,
                 413,
                 503,
-                body=_body(
+                body=request_body(
                     {
                         "request_id": REQUEST_ID,
                         "operations": {
-                            **_array(
-                                _body(
+                            **array(
+                                request_body(
                                     {
                                         "op": {
                                             "type": "string",
@@ -399,7 +355,7 @@ def admin_spec(agencies: list[str]) -> Schema:
                                         "credential_id": HEX32,
                                         "schema_id": HEX32,
                                         "valid_from_s": TIME_S,
-                                        "valid_until_s": _nullable(TIME_S),
+                                        "valid_until_s": nullable(TIME_S),
                                         "reason": {"type": "string"},
                                     },
                                     optional=(
@@ -418,14 +374,14 @@ def admin_spec(agencies: list[str]) -> Schema:
             )
         },
         "/v1/schemas": {
-            "post": _op(
+            "post": operation(
                 "publish a credential schema",
-                _ref("WriteResult"),
+                ref("WriteResult"),
                 400,
                 409,
                 413,
                 503,
-                body=_body(
+                body=request_body(
                     {
                         "request_id": REQUEST_ID,
                         "schema_id": HEX32,
@@ -436,34 +392,34 @@ def admin_spec(agencies: list[str]) -> Schema:
             )
         },
         "/v1/checkpoints": {
-            "get": _op(
+            "get": operation(
                 "checkpoints, newest first",
-                _obj({"checkpoints": _array(_ref("Checkpoint"))}),
+                obj({"checkpoints": array(ref("Checkpoint"))}),
                 400,
-                params=[_q("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
+                params=[query_param("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
             )
         },
-        "/v1/plugins": {"get": _op("plugins", _obj({"plugins": _array(_ref("Plugin"))}))},
+        "/v1/plugins": {"get": operation("plugins", obj({"plugins": array(ref("Plugin"))}))},
         "/v1/logs": {
-            "get": _op(
+            "get": operation(
                 "recent log lines, newest last",
-                _obj({"logs": _array(_ref("LogLine"))}),
+                obj({"logs": array(ref("LogLine"))}),
                 400,
                 params=[
-                    _q(
+                    query_param(
                         "level",
                         {
                             "type": "string",
                             "enum": ["debug", "info", "warning", "error", "critical"],
                         },
                     ),
-                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 2000}),
+                    query_param("limit", {"type": "integer", "minimum": 1, "maximum": 2000}),
                 ],
             )
         },
         "/v1/stream": {
-            "get": _op(
-                "server-sent events: block, alert, status, log, checkpoint",
+            "get": operation(
+                "server-sent events: block, alert, status, log, checkpoint, governance",
                 {},
                 ok_response={
                     "description": "an event stream",
@@ -472,44 +428,44 @@ def admin_spec(agencies: list[str]) -> Schema:
             )
         },
         "/v1/backup": {
-            "post": _op(
+            "post": operation(
                 "back up the database into the backup directory",
-                _ref("Backup"),
+                ref("Backup"),
                 400,
                 409,
                 413,
-                body=_body({"path": {"type": "string"}}, optional=("path",)),
+                body=request_body({"path": {"type": "string"}}, optional=("path",)),
             )
         },
     }
     for action, body in reason_body.items():
         paths[f"/v1/credentials/{{credential_id}}/{action}"] = {
-            "post": _op(
+            "post": operation(
                 f"{action} a credential",
-                _ref("WriteResult"),
+                ref("WriteResult"),
                 400,
                 409,
                 413,
                 503,
-                params=[_p("credential_id", HEX32)],
+                params=[path_param("credential_id", HEX32)],
                 body=body,
             )
         }
     for action in ("enable", "disable"):
         paths[f"/v1/plugins/{{name}}/{action}"] = {
-            "post": _op(
+            "post": operation(
                 f"{action} a plugin",
-                _obj({"plugin": _ref("Plugin")}),
+                obj({"plugin": ref("Plugin")}),
                 404,
-                params=[_p("name", {"type": "string"})],
+                params=[path_param("name", {"type": "string"})],
             )
         }
     return {
         "openapi": "3.0.3",
         "info": {"title": "Calpe node admin API", "version": "1"},
-        "paths": paths,
+        "paths": {**paths, **governance_paths()},
         "components": {
-            "schemas": _components(agency),
+            "schemas": {**_components(agency), **governance_components()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -17,6 +17,8 @@ from node.core.events import (
     CredentialRevoked,
     CredentialSuspended,
     Event,
+    GovernanceProposed,
+    GovernanceVoted,
     RevocationReason,
     SchemaPublished,
     SuspensionReason,
@@ -60,6 +62,10 @@ def event_json(header: BlockHeader, block_hash: bytes, index: int, event: Event)
         out["schema_id"] = event.schema_id.hex()
     if isinstance(event, CredentialRevoked | CredentialSuspended):
         out["reason"] = enum_name(event.reason)
+    if isinstance(event, GovernanceProposed):
+        out["proposal_id"] = event.proposal_id(header.agency_id).hex()
+    elif isinstance(event, GovernanceVoted):
+        out["proposal_id"] = event.proposal_id.hex()
     if isinstance(event, CredentialIssued):
         out["valid_from_s"] = event.valid_from
         if event.valid_until is not None:

@@ -48,11 +48,11 @@ async def status_json(node: LedgerNode) -> Json:
     heads = await node.store.call(node.store.store.heads)
     best = node.replicator.best_seen
     head_list = []
-    for agency in node.genesis.agencies:
-        head = heads.get(agency.agency_id)
-        if head is not None:
-            seen = None if agency.agency_id == node.agency_id else best.get(agency.agency_id)
-            head_list.append(head_json(head, agency.name, seen))
+    for agency_id in sorted(heads):
+        genesis_agency = node.genesis.agency(agency_id)
+        name = genesis_agency.name if genesis_agency else agency_id
+        seen = None if agency_id == node.agency_id else best.get(agency_id)
+        head_list.append(head_json(heads[agency_id], name, seen))
     own = node.genesis.agency(node.agency_id)
     now_ms = int(time.time() * 1000)
     return {

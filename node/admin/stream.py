@@ -3,7 +3,9 @@
 Events: ``block`` (a BlockSummary per committed block, ours or a peer's), ``alert``, ``status``
 (the full Status every :data:`STATUS_INTERVAL_S` seconds, which doubles as a keep-alive), ``log``
 (new log lines, polled from the ring about once a second), ``checkpoint`` (once checkpoints
-exist), and ``dropped`` (``{"count"}`` when this client fell behind and missed updates).
+exist), ``governance`` (the whole governance document, each time the node folds a signed
+checkpoint into it), and ``dropped`` (``{"count"}`` when this client fell behind and missed
+updates).
 """
 
 from __future__ import annotations
@@ -71,6 +73,6 @@ async def _render(node: LedgerNode, update: Update) -> bytes | None:
         return None if summary is None else sse("block", summary)
     if update.kind == "alert":
         return sse("alert", {**data, "id": str(data["id"])})
-    if update.kind in ("checkpoint", "dropped"):
+    if update.kind in ("checkpoint", "governance", "dropped"):
         return sse(update.kind, data)
     return None  # log lines come from the ring, other kinds are internal

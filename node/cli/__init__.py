@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("node.cli.ops", "events"),
     "backup": ("node.cli.ops", "backup"),
     "restore": ("node.cli.ops", "restore"),
+    "governance": ("node.cli.governance_cmd", "governance"),
     "tui": ("node.cli", "tui_command"),
     "bench": ("bench.cli", "bench"),
     "verify": ("node.cli.verify", "verify"),

@@ -148,18 +148,25 @@ def _join(directory: Path, made: Genesis, genesis_path: Path, keystore: Path | N
     if keystore is None:
         raise click.BadParameter("--join needs --keystore", param_hint="--keystore")
     doc = json.loads(keystore.read_text())
-    member = made.agency(doc.get("agency_id", ""))
-    if member is None or member.ed25519_public.hex() != doc["public"]["ed25519"]:
+    agency_id = str(doc.get("agency_id", ""))
+    member = made.agency(agency_id)
+    if member is not None and member.ed25519_public.hex() != doc["public"]["ed25519"]:
         raise ConfigError(
-            f"{keystore}: its agency {doc.get('agency_id')!r} is not a member of this genesis with "
-            "these keys; ask the network to add it first"
+            f"{keystore}: {agency_id} is a genesis member with other keys; use its own keystore"
+        )
+    if member is None:
+        check_agency_id(agency_id)
+        click.echo(
+            f"{agency_id} is not in the genesis: a member must propose it (calpe governance "
+            f"propose add-agency --from-keystore {keystore}) and a quorum approve it before "
+            "its node can connect; then start it with 'calpe node run --snapshot-join'"
         )
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "node.toml"
     if config.exists():
         raise ConfigError(f"{config}: exists; refusing to overwrite it")
     config.write_text(
-        f'[node]\nagency_id = "{member.agency_id}"\ngenesis = "{genesis_path.resolve()}"\n'
+        f'[node]\nagency_id = "{agency_id}"\ngenesis = "{genesis_path.resolve()}"\n'
         f'data_dir = "data"\nkeystore = "{keystore.resolve()}"\n'
         '# passphrase_file = "/run/credentials/calpe.service/passphrase"\n\n'
         '[network]\nlisten = ["/ip4/0.0.0.0/tcp/7400"]\npeers = []\n'

@@ -24,10 +24,16 @@ def node_group() -> None:
     help="The node's config file (TOML).",
 )
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning"]), default="info")
-def node_run(config_path: Path, log_level: str) -> None:
+@click.option(
+    "--snapshot-join",
+    is_flag=True,
+    help="If the database is empty, first install the state of the newest checkpoint anchored "
+    "on chain from a peer, then sync only the blocks after it (else start normally).",
+)
+def node_run(config_path: Path, log_level: str, snapshot_join: bool) -> None:
     """Run the node until SIGINT or SIGTERM."""
     from node.daemon import run_node, setup_logging
 
     config = load_config(config_path)
     setup_logging(config.node.log_file, getattr(logging, log_level.upper()))
-    run_node(config)
+    run_node(config, snapshot_join=snapshot_join)

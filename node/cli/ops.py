@@ -72,13 +72,13 @@ def _client(config_path: Path | None, socket_path: Path | None) -> Iterator[Admi
         raise SystemExit(EXIT_UNREACHABLE if exc.status == 503 else EXIT_PROBLEM) from None
 
 
-def _table(rows: list[list[str]], header: list[str]) -> None:
+def table(rows: list[list[str]], header: list[str]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-def _when(ms: int | None) -> str:
+def when(ms: int | None) -> str:
     return "-" if not ms else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
 
 
@@ -102,14 +102,14 @@ def status(api: AdminHttp, as_json: bool) -> None:
         f"{doc['network_id'][:16]}…  version {doc['version']}"
     )
     click.echo(f"up {doc['uptime_s']:.0f} s, {doc['events_per_s']:.1f} events/s\n")
-    _table(
+    table(
         [
             [
                 h["agency_id"],
                 str(h["height"]),
                 str(h["lag_blocks"]),
                 _short(h["block_hash"]),
-                _when(h["timestamp_ms"]),
+                when(h["timestamp_ms"]),
                 "FROZEN" if h["frozen"] else "",
             ]
             for h in doc["heads"]
@@ -119,11 +119,11 @@ def status(api: AdminHttp, as_json: bool) -> None:
     click.echo("")
     _peers_table(doc["peers"])
     for alert in doc["alerts"]:
-        click.echo(f"{alert['level'].upper()} {_when(alert['at_ms'])} {alert['message']}")
+        click.echo(f"{alert['level'].upper()} {when(alert['at_ms'])} {alert['message']}")
 
 
 def _peers_table(peers: list[dict[str, Any]]) -> None:
-    _table(
+    table(
         [
             [
                 p["agency_id"],
@@ -254,14 +254,14 @@ def show(api: AdminHttp, as_json: bool, credential_id: str, issuer: str | None) 
         f"schema {cred['schema_id']}, valid from {cred['valid_from_s']}"
         f" until {cred['valid_until_s'] or '-'}\n"
     )
-    _table(
+    table(
         [
             [
                 str(e["height"]),
                 str(e["index"]),
                 e["kind"],
                 e.get("reason") or "",
-                _when(e["timestamp_ms"]),
+                when(e["timestamp_ms"]),
             ]
             for e in doc["history"]
         ],
@@ -357,11 +357,11 @@ def tail(api: AdminHttp, as_json: bool, count: int | None) -> None:
             print_json({"event": event, "data": data})
         elif event == "block":
             click.echo(
-                f"{_when(data['timestamp_ms'])} {data['agency_id']} block {data['height']}"
+                f"{when(data['timestamp_ms'])} {data['agency_id']} block {data['height']}"
                 f" {_short(data['block_hash'])} {data['event_count']} events"
             )
         elif event == "alert":
-            click.echo(f"{_when(data['at_ms'])} {data['level'].upper()} {data['message']}")
+            click.echo(f"{when(data['at_ms'])} {data['level'].upper()} {data['message']}")
         else:
             click.echo(f"(missed {data['count']} updates)")
         seen += 1

@@ -2,6 +2,8 @@
 
 Epochs are fixed slots of ``checkpoint_interval_s`` counted from the genesis time: epoch ``e``
 starts at ``genesis_ms + e * interval``; epoch 0 is never checkpointed (the contract starts at 1).
+When governance changes the interval, the schedule is rebased: epoch ``base_epoch`` starts at
+``base_ms`` and later ones follow the new interval.
 The proposer of epoch ``e`` at attempt ``a`` is ``members[(e - 1 + a) % n]`` over the member ids in
 sorted order; attempt ``a`` begins ``a * takeover`` after the epoch's start, so when a proposer is
 offline the next member takes over.
@@ -37,28 +39,34 @@ SIGNATURE_LEN = 65
 class Schedule:
     """When each epoch starts and who proposes it."""
 
-    genesis_ms: int
+    base_ms: int
     interval_ms: int
     takeover_ms: int
     members: tuple[str, ...]
     """Member agency ids, sorted."""
+    base_epoch: int = 0
 
     @classmethod
     def of(
-        cls, genesis_ms: int, interval_s: int, members: list[str], takeover_ms: int | None = None
+        cls,
+        base_ms: int,
+        interval_s: int,
+        members: list[str] | tuple[str, ...],
+        takeover_ms: int | None = None,
+        base_epoch: int = 0,
     ) -> Schedule:
         interval_ms = interval_s * 1000
         if interval_ms <= 0 or not members:
             raise ValueError("a schedule needs a positive interval and at least one member")
         takeover = takeover_ms if takeover_ms is not None else max(interval_ms // 2, 1000)
-        return cls(genesis_ms, interval_ms, takeover, tuple(sorted(members)))
+        return cls(base_ms, interval_ms, takeover, tuple(sorted(members)), base_epoch)
 
     def epoch_at(self, now_ms: int) -> int:
         """The epoch whose slot holds ``now_ms`` (0 before the first interval has passed)."""
-        return max(0, (now_ms - self.genesis_ms) // self.interval_ms)
+        return self.base_epoch + max(0, (now_ms - self.base_ms) // self.interval_ms)
 
     def epoch_start_ms(self, epoch: int) -> int:
-        return self.genesis_ms + epoch * self.interval_ms
+        return self.base_ms + (epoch - self.base_epoch) * self.interval_ms
 
     def proposer(self, epoch: int, attempt: int = 0) -> str:
         return self.members[(epoch - 1 + attempt) % len(self.members)]
@@ -201,12 +209,18 @@ def decode_record(data: bytes) -> CheckpointRecord:
 
 
 def check_cut(
-    proposed: Cut, local: Mapping[str, CutLeaf], members: set[str], previous: Cut | None
+    proposed: Cut,
+    local: Mapping[str, CutLeaf],
+    members: set[str],
+    previous: Cut | None,
+    pinned: Mapping[str, int] | None = None,
 ) -> None:
     """Raise :class:`CheckpointRefusedError` unless this node can vouch for ``proposed``.
 
     ``local`` holds this node's own recomputation of each leaf at the proposed height;
     ``previous`` is the cut of the newest signed checkpoint of an earlier epoch, if any.
+    ``members`` are every agency the cut must hold; ``pinned`` the heights at which removed
+    agencies' logs end (their leaves stay there).
     """
     agencies = {leaf.agency_id for leaf in proposed.leaves}
     if agencies != members:
@@ -214,6 +228,11 @@ def check_cut(
             f"the cut covers {sorted(agencies)}, not the members {sorted(members)}"
         )
     for leaf in proposed.leaves:
+        end = (pinned or {}).get(leaf.agency_id)
+        if end is not None and leaf.height != end:
+            raise CheckpointRefusedError(
+                f"{leaf.agency_id} was removed at height {end}; the cut holds {leaf.height}"
+            )
         mine = local.get(leaf.agency_id)
         if mine != leaf:
             raise CheckpointRefusedError(

@@ -22,7 +22,9 @@
     │   ├── TransitionError          another impossible status change (suspend twice, …)
     │   ├── NetworkMismatchError     data of another network (genesis hash differs)
     │   ├── AgencyFrozenError        the agency's log is frozen after equivocation
-    │   └── CheckpointRefusedError   a proposed checkpoint this node will not co-sign
+    │   ├── CheckpointRefusedError   a proposed checkpoint this node will not co-sign
+    │   ├── UnknownProposalError     a vote for a governance proposal nobody made
+    │   └── DuplicateVoteError       a second vote of an agency on one proposal
     ├── ProofError               a Merkle or sparse-Merkle proof does not verify or is malformed
     ├── NetworkError             a peer exchange failed (the network service itself keeps running)
     │   ├── PeerNotAllowedError      the peer is not a current member, or is banned for misbehaving
@@ -149,3 +151,15 @@ class CheckpointRefusedError(ValidationError):
     """A proposed checkpoint this node will not co-sign (cut mismatch, backwards, wrong epoch)."""
 
     reason = "checkpoint_refused"
+
+
+class UnknownProposalError(ValidationError):
+    """A vote for a governance proposal this node has not seen in any agency's log."""
+
+    reason = "unknown_proposal"
+
+
+class DuplicateVoteError(ValidationError):
+    """This agency already proposed or approved the proposal (a vote counts once)."""
+
+    reason = "duplicate_vote"

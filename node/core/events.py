@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeAlias
 
 from node.core.encoding import as_bytes, as_list, as_uint, decode, encode
 from node.core.errors import EncodingError, SchemaViolationError
+from node.core.proposals import Action, action_from_wire, action_to_wire, check_action, proposal_id
 
 # Seconds since the Unix epoch; the ledger stops at year 9999, which is plenty.
 MAX_TIMESTAMP_S = 253_402_300_799
@@ -27,6 +28,8 @@ class EventKind(IntEnum):
     CREDENTIAL_REINSTATED = 4
     SCHEMA_PUBLISHED = 5
     AGENCY_KEY_ROTATED = 6
+    GOVERNANCE_PROPOSED = 7
+    GOVERNANCE_VOTED = 8
 
     @property
     def label(self) -> str:
@@ -40,6 +43,8 @@ _LABELS = {
     EventKind.CREDENTIAL_REINSTATED: "credential.reinstated",
     EventKind.SCHEMA_PUBLISHED: "schema.published",
     EventKind.AGENCY_KEY_ROTATED: "agency.key_rotated",
+    EventKind.GOVERNANCE_PROPOSED: "governance.proposed",
+    EventKind.GOVERNANCE_VOTED: "governance.voted",
 }
 KIND_BY_LABEL = {label: kind for kind, label in _LABELS.items()}
 
@@ -143,6 +148,33 @@ class AgencyKeyRotated:
         return [self.ed25519_public, self.secp256k1_address]
 
 
+@dataclass(frozen=True, slots=True)
+class GovernanceProposed:
+    """A proposal to the member agencies; it counts as its proposer's approving vote and lapses
+    at ``expires_s`` if no checkpoint has adopted it by then."""
+
+    KIND: ClassVar[EventKind] = EventKind.GOVERNANCE_PROPOSED
+    action: Action
+    expires_s: int
+
+    def fields(self) -> list[Any]:
+        return [action_to_wire(self.action), self.expires_s]
+
+    def proposal_id(self, proposer: str) -> bytes:
+        return proposal_id(proposer, self.action, self.expires_s)
+
+
+@dataclass(frozen=True, slots=True)
+class GovernanceVoted:
+    """The signing agency approves proposal ``proposal_id`` (votes cannot be withdrawn)."""
+
+    KIND: ClassVar[EventKind] = EventKind.GOVERNANCE_VOTED
+    proposal_id: bytes
+
+    def fields(self) -> list[Any]:
+        return [self.proposal_id]
+
+
 Event: TypeAlias = (
     CredentialIssued
     | CredentialRevoked
@@ -150,8 +182,12 @@ Event: TypeAlias = (
     | CredentialReinstated
     | SchemaPublished
     | AgencyKeyRotated
+    | GovernanceProposed
+    | GovernanceVoted
 )
 CREDENTIAL_EVENTS = (CredentialIssued, CredentialRevoked, CredentialSuspended, CredentialReinstated)
+GOVERNANCE_EVENTS = (AgencyKeyRotated, GovernanceProposed, GovernanceVoted)
+"""Events the governance state follows (a self-signed key rotation changes the signer set)."""
 
 
 def event_to_wire(event: Event) -> list[Any]:
@@ -249,6 +285,16 @@ def _rotated(items: list[Any]) -> Event:
     return AgencyKeyRotated(as_bytes(pub, "ed25519_public", 32), as_bytes(addr, "address", 20))
 
 
+def _proposed(items: list[Any]) -> Event:
+    action, expires = _fields(items, 2, "governance.proposed")
+    return GovernanceProposed(action_from_wire(action), _time(expires, "expires_s"))
+
+
+def _voted(items: list[Any]) -> Event:
+    (pid,) = _fields(items, 1, "governance.voted")
+    return GovernanceVoted(_id32(pid, "proposal_id"))
+
+
 _PARSERS = {
     EventKind.CREDENTIAL_ISSUED: _issued,
     EventKind.CREDENTIAL_REVOKED: _revoked,
@@ -256,6 +302,8 @@ _PARSERS = {
     EventKind.CREDENTIAL_REINSTATED: _reinstated,
     EventKind.SCHEMA_PUBLISHED: _schema,
     EventKind.AGENCY_KEY_ROTATED: _rotated,
+    EventKind.GOVERNANCE_PROPOSED: _proposed,
+    EventKind.GOVERNANCE_VOTED: _voted,
 }
 
 
@@ -272,3 +320,9 @@ def check_event(event: Event) -> None:
             raise SchemaViolationError("credential.issued: valid_until must be after valid_from")
     elif isinstance(event, CREDENTIAL_EVENTS) and len(event.credential_id) != 32:
         raise SchemaViolationError(f"{event.KIND.label}: credential_id must be 32 bytes")
+    elif isinstance(event, GovernanceProposed):
+        check_action(event.action)
+        if not 0 < event.expires_s <= MAX_TIMESTAMP_S:
+            raise SchemaViolationError("governance.proposed: expires_s out of range")
+    elif isinstance(event, GovernanceVoted) and len(event.proposal_id) != 32:
+        raise SchemaViolationError("governance.voted: proposal_id must be 32 bytes")

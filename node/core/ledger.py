@@ -44,6 +44,8 @@ from node.core.events import (
     CredentialRevoked,
     CredentialSuspended,
     Event,
+    GovernanceProposed,
+    GovernanceVoted,
     SchemaPublished,
 )
 from node.core.genesis import Agency
@@ -227,6 +229,7 @@ def _derive_changes(
     issuer_of: IssuerLookup | None,
 ) -> _Changes:
     changes = _Changes({}, {})
+    seen_governance: set[bytes] = set()
 
     def current(cid: bytes) -> StatusRecord:
         record = changes.credentials.get(cid) or reader.credential(cid)
@@ -249,9 +252,25 @@ def _derive_changes(
             changes.schemas[event.schema_id] = SchemaRecord(
                 event.schema_id, int(event.credential_class), event.version, height
             )
-        else:
+        elif isinstance(event, AgencyKeyRotated):
             changes.rotation = event
+        else:
+            _note_governance(head.agency_id, event, seen_governance)
     return changes
+
+
+def _note_governance(
+    agency_id: str, event: GovernanceProposed | GovernanceVoted, seen: set[bytes]
+) -> None:
+    """One block names a proposal at most once (a vote repeated in a later block is harmless: the
+    governance state counts each agency once)."""
+    if isinstance(event, GovernanceProposed):
+        pid = event.proposal_id(agency_id)
+    else:
+        pid = event.proposal_id
+    if pid in seen:
+        raise SchemaViolationError(f"proposal {pid.hex()} appears twice in one block")
+    seen.add(pid)
 
 
 def _issue(

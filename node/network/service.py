@@ -91,6 +91,7 @@ class PeerNetwork:
         self._changes: dict[str, trio.Event] = {}
         self._changed_peers: set[str] = set()
         self._change_wakeup = trio.Event()
+        self._added_peers: list[StaticPeer] = []
         attach_libp2p_logging()
 
     # ----------------------------------------------------------------- identity and state
@@ -258,8 +259,17 @@ class PeerNetwork:
             await pubsub.subscribe(topic)
         nursery.start_soon(self._deliver_loop)
         nursery.start_soon(self._connection_events_loop)
-        for peer in self._config.static_peers:
+        for peer in (*self._config.static_peers, *self._added_peers):
             nursery.start_soon(self._keep_connected, host, peer)
+
+    def add_static_peer(self, peer: StaticPeer) -> None:
+        """Also keep a connection to ``peer`` (a member admitted while the node runs)."""
+        known = {p.peer_id for p in (*self._config.static_peers, *self._added_peers)}
+        if peer.peer_id in known or peer.peer_id == self.peer_id:
+            return
+        self._added_peers.append(peer)
+        if self._nursery is not None and self._host is not None:
+            self._nursery.start_soon(self._keep_connected, self._host, peer)
 
     async def _close(self, host: BasicHost) -> None:
         self._nursery = None

@@ -37,13 +37,16 @@ from node.core.checkpoint_protocol import (
 )
 from node.core.errors import CalpeError, CheckpointRefusedError, SignatureError
 from node.core.genesis import Genesis
+from node.core.governance import Governance
 from node.core.hashing import ZERO_HASH
 from node.core.keys import AgencyKeys
 from node.network import GossipMessage, Verdict
 from node.services.alerts import AlertBook
 from node.services.bus import UpdateBus
+from node.services.governance import GovernanceService
 from node.services.store_access import StoreAccess
 from node.storage import checkpoint_table as table
+from node.storage.store import LedgerStore
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ class CheckpointService:
         anchor: AnchorSection | None,
         alerts: AlertBook,
         bus: UpdateBus,
+        governance: GovernanceService,
         *,
         publish: Publish,
         request_sync: Callable[[], None],
@@ -75,16 +79,12 @@ class CheckpointService:
         self._store = store
         self.genesis = genesis
         self.agency_id = agency_id
-        self._key = keys.secp256k1_private
+        self._signing_keys = {
+            eip712.address_bytes(eip712.address_of(keys.secp256k1_private)): keys.secp256k1_private
+        }
         self.contract = anchor.contract if anchor else None
-        takeover = int(anchor.takeover_s * 1000) if anchor and anchor.takeover_s else None
-        self.schedule = Schedule.of(
-            genesis.created_ms,
-            genesis.checkpoint_interval_s,
-            [a.agency_id for a in genesis.agencies],
-            takeover,
-        )
-        self.quorum = genesis.quorum
+        self._takeover = int(anchor.takeover_s * 1000) if anchor and anchor.takeover_s else None
+        self.governance = governance
         self._alerts = alerts
         self._bus = bus
         self._publish = publish
@@ -94,9 +94,6 @@ class CheckpointService:
         self._rebroadcast_s = rebroadcast_s
         self._inbox_tx, self._inbox_rx = trio.open_memory_channel[CheckpointVote](256)
         self._pending: dict[bytes, CheckpointRecord] = {}
-        self._addresses: dict[str, bytes] = {
-            a.agency_id: a.secp256k1_address for a in genesis.agencies
-        }
         self._my_votes: dict[int, tuple[float, CheckpointVote]] = {}
         self._signed_event = trio.Event()
         self._last_signed = -1  # unknown until the first tick reads the table
@@ -106,6 +103,50 @@ class CheckpointService:
     @property
     def enabled(self) -> bool:
         return self.contract is not None
+
+    @property
+    def schedule(self) -> Schedule:
+        """The schedule of the governance in force now."""
+        return self.schedule_of(self.governance.current)
+
+    def schedule_of(self, gov: Governance) -> Schedule:
+        return Schedule.of(
+            gov.schedule_base_ms,
+            gov.checkpoint_interval_s,
+            gov.active_ids,
+            self._takeover,
+            gov.schedule_base_epoch,
+        )
+
+    def quorum(self, epoch: int) -> int:
+        return self.governance.in_force(epoch).quorum
+
+    def add_signing_key(self, secp256k1_private: bytes) -> None:
+        """Also sign with this key when the governance in force lists its address (a rotated
+        agency signs with its old key until the rotation is adopted, then with the new one)."""
+        address = eip712.address_bytes(eip712.address_of(secp256k1_private))
+        self._signing_keys[address] = secp256k1_private
+
+    def signing_key_for(self, address: bytes) -> bytes | None:
+        """This node's secp256k1 private key for ``address``, if it holds it."""
+        return self._signing_keys.get(address)
+
+    def verify_record(self, record: CheckpointRecord, gov: Governance) -> bool:
+        """Whether ``record`` holds ``gov.quorum`` valid signatures of ``gov``'s active members."""
+        if not self.enabled or record.checkpoint.network_id != self.genesis.network_id:
+            return False
+        digest = self.digest(record.epoch, record.checkpoint.checkpoint_root)
+        valid = 0
+        for signer, signature in record.signatures.items():
+            member = gov.member(signer)
+            if member is None or not member.active:
+                continue
+            try:
+                recovered = eip712.address_bytes(eip712.recover_signer(digest, signature))
+            except SignatureError:
+                continue
+            valid += recovered == member.secp256k1_address
+        return valid >= gov.quorum
 
     def digest(self, epoch: int, root: bytes) -> bytes:
         assert self.contract is not None
@@ -129,9 +170,16 @@ class CheckpointService:
             return Verdict.REJECT
         if checkpoint.epoch > self.schedule.epoch_at(_now_ms() + self._skew_ms):
             return Verdict.IGNORE
-        expected = self._addresses.get(vote.signer)
-        if expected is None or vote.proposer not in self._addresses:
+        gov = self.governance.in_force(checkpoint.epoch)
+        signer_member = gov.member(vote.signer)
+        proposer_member = gov.member(vote.proposer)
+        if signer_member is None or proposer_member is None:
+            # a member this node does not know yet (it has not folded the checkpoint that
+            # admitted it): not evidence of misbehaviour
+            return Verdict.IGNORE
+        if not signer_member.active:
             return Verdict.REJECT
+        expected = signer_member.secp256k1_address
         try:
             signer = eip712.recover_signer(
                 self.digest(checkpoint.epoch, checkpoint.checkpoint_root), vote.signature
@@ -209,7 +257,7 @@ class CheckpointService:
                 pass
             except CheckpointRefusedError as exc:
                 log.warning("refusing checkpoint epoch=%s: %s", epoch, exc)
-        record = record.reached(self.quorum, _now_ms())
+        record = record.reached(self.quorum(epoch), _now_ms())
         keep = self.agency_id in record.signatures or record.is_signed
         if keep and not (signed_other and not record.is_signed):
             if stored is not None and same:
@@ -223,26 +271,41 @@ class CheckpointService:
 
     async def _cosign(self, record: CheckpointRecord) -> CheckpointRecord:
         checkpoint = record.checkpoint
+        gov = self.governance.in_force(checkpoint.epoch)
+        key = self._signing_key(gov)
+        if key is None:
+            raise _NotYetError  # not a signer of this epoch, or our key is not the listed one
         vote = CheckpointVote(checkpoint, record.proposer, record.proposer, b"")
-        check_timing(self.schedule, vote, _now_ms(), self._skew_ms)
-        await self._verify(checkpoint)
+        check_timing(self.schedule_of(gov), vote, _now_ms(), self._skew_ms)
+        await self._verify(checkpoint, gov)
         signature = eip712.sign_digest(
-            self._key, self.digest(checkpoint.epoch, checkpoint.checkpoint_root)
+            key, self.digest(checkpoint.epoch, checkpoint.checkpoint_root)
         )
         mine = CheckpointVote(checkpoint, record.proposer, self.agency_id, signature)
         log.info("co-signed checkpoint epoch=%s proposer=%s", checkpoint.epoch, record.proposer)
         await self._send(mine)
         return record.with_signature(self.agency_id, signature)
 
-    async def _verify(self, checkpoint: Checkpoint) -> None:
+    def _signing_key(self, gov: Governance) -> bytes | None:
+        member = gov.member(self.agency_id)
+        if member is None or not member.active:
+            return None
+        return self._signing_keys.get(member.secp256k1_address)
+
+    async def _verify(self, checkpoint: Checkpoint, gov: Governance) -> None:
         store = self._store.store
         local = await self._store.call(table.local_leaves, store, checkpoint.cut)
         if len(local) < len(checkpoint.cut.leaves):
             self._request_sync()
             raise _NotYetError
         previous = await self._store.call(table.latest_signed, store, checkpoint.epoch)
-        members = set(self._addresses)
-        check_cut(checkpoint.cut, local, members, previous.checkpoint.cut if previous else None)
+        members = {m.agency_id for m in gov.members}
+        pinned = {
+            m.agency_id: m.removed_height for m in gov.members if m.removed_height is not None
+        }
+        check_cut(
+            checkpoint.cut, local, members, previous.checkpoint.cut if previous else None, pinned
+        )
         prev_hash = checkpoint.prev_checkpoint_hash
         if prev_hash != (previous.checkpoint.hash() if previous else ZERO_HASH):
             known = await self._store.call(table.records, store, limit=10_000, after_epoch=0)
@@ -265,7 +328,7 @@ class CheckpointService:
             record.checkpoint.checkpoint_root.hex(),
             ",".join(sorted(record.signatures)),
         )
-        self._bus.publish("checkpoint", record.to_json(self.quorum))
+        self._bus.publish("checkpoint", record.to_json(self.quorum(record.epoch)))
         self._last_signed = max(self._last_signed, record.epoch)
         self._signed_event.set()
         self._signed_event = trio.Event()
@@ -278,8 +341,6 @@ class CheckpointService:
     # --- each tick ----------------------------------------------------------------------------
 
     async def _tick(self) -> None:
-        heads = await self._store.call(self._store.store.heads)
-        self._addresses = {a: h.secp256k1_address for a, h in heads.items()}
         now = _now_ms()
         epoch = self.schedule.epoch_at(now)
         for record in list(self._pending.values()):
@@ -300,8 +361,10 @@ class CheckpointService:
                 await self._send(vote)
 
     async def _maybe_propose(self, epoch: int, now: int) -> None:
-        attempt = self.schedule.attempt_at(epoch, now)
-        turns = {self.schedule.proposer(epoch, a) for a in range(attempt + 1)}
+        gov = self.governance.in_force(epoch)
+        schedule = self.schedule_of(gov)
+        attempt = schedule.attempt_at(epoch, now)
+        turns = {schedule.proposer(epoch, a) for a in range(attempt + 1)}
         if self.agency_id not in turns:
             return
         store = self._store.store
@@ -310,7 +373,12 @@ class CheckpointService:
             return  # proposed already, or co-signed someone's
         if any(r.epoch == epoch for r in self._pending.values()):
             return  # another proposal is being verified
-        cut = await self._store.call(table.current_cut, store)
+        pinned = {
+            m.agency_id: m.removed_height for m in gov.members if m.removed_height is not None
+        }
+        cut = await self._store.call(table.current_cut, store, pinned)
+        if {leaf.agency_id for leaf in cut.leaves} != {m.agency_id for m in gov.members}:
+            return  # the store has not caught up with the governance in force yet
         previous = await self._store.call(table.latest_signed, store, epoch)
         last = await self._store.call(table.records, store, limit=1)
         if last and last[0].checkpoint.checkpoint_root == cut.root():
@@ -337,14 +405,15 @@ class CheckpointService:
                 "warning",
                 "stale_checkpoint",
                 f"no checkpoint co-signed for {epoch - newest} epochs: check that at least "
-                f"{self.quorum} agencies are online and agree on the [anchor] contract",
+                f"{self.governance.current.quorum} agencies are online and agree on the "
+                "[anchor] contract",
                 fold_s=600,
             )
 
     async def _ledger_moved(self) -> bool:
         store = self._store.store
         last = await self._store.call(table.latest_signed, store)
-        cut = await self._store.call(table.current_cut, store)
+        cut = await self._store.call(table.current_cut, store, self._pinned())
         return last is None or last.checkpoint.checkpoint_root != cut.root()
 
     # --- what the node and plugins call -------------------------------------------------------
@@ -375,16 +444,35 @@ class CheckpointService:
         updated = record.anchored(state, tx_hash, confirmations)
         if updated != record:
             await self._store.call(table.put_record, store, updated)
-            self._bus.publish("checkpoint", updated.to_json(self.quorum))
+            if state == "confirmed" and record.state != "confirmed":
+                # proofs are served against the newest confirmed checkpoint: the state history
+                # below its cut is no longer needed
+                await self._store.call(_prune_below_cut, store, updated)
+            self._bus.publish("checkpoint", updated.to_json(self.quorum(epoch)))
 
     async def status(self) -> dict[str, Any] | None:
         """The checkpoint a sysadmin asks about: the newest one on its way to (or on) RSK,
         else the newest signed or proposed one."""
         recent = await self.records(limit=16)
-        views = [r.to_json(self.quorum) for r in recent]
+        views = [r.to_json(self.quorum(r.epoch)) for r in recent]
         anchoring = [v for v in views if v["state"] in ("submitted", "confirmed", "reorged")]
         chosen = anchoring or views
         return chosen[0] if chosen else None
+
+    def _pinned(self) -> dict[str, int]:
+        gov = self.governance.current
+        return {m.agency_id: m.removed_height for m in gov.members if m.removed_height is not None}
+
+
+def _prune_below_cut(store: LedgerStore, record: CheckpointRecord) -> None:
+    heads = store.heads()
+    store.prune_history_through(
+        {
+            leaf.agency_id: leaf.height
+            for leaf in record.checkpoint.cut.leaves
+            if leaf.agency_id in heads
+        }
+    )
 
 
 class _NotYetError(Exception):

@@ -124,6 +124,10 @@ class BlockProducer:
         assert submission.receipt is not None
         return submission.receipt
 
+    @property
+    def keys(self) -> AgencyKeys:
+        return self._keys
+
     def keys_changed(self, keys: AgencyKeys) -> None:
         """Sign later blocks with ``keys`` (after this agency's key rotation)."""
         self._keys = keys

@@ -6,12 +6,14 @@ Blocking LevelDB calls: run them through ``StoreAccess.call``. Records are writt
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from node.core.block import GENESIS_PREV_HASH
 from node.core.checkpoint import Cut, CutLeaf
 from node.core.checkpoint_protocol import CheckpointRecord, decode_record
 from node.core.hashing import ZERO_HASH
 from node.core.merkle_log import CompactRange
-from node.storage import schema
+from node.storage import schema, snapshot_install
 from node.storage.store import LedgerStore
 
 
@@ -66,18 +68,27 @@ def leaf_at(store: LedgerStore, agency_id: str, height: int) -> CutLeaf | None:
         return CutLeaf(agency_id, 0, GENESIS_PREV_HASH, CompactRange().root(), ZERO_HASH)
     block = store.block(agency_id, height)
     if block is None:
-        return None
+        base = snapshot_install.base_at(store.raw_db, store._num(agency_id))
+        if base is None or base.height != height:
+            return None
+        head = base.head  # a snapshot base: its block is absent, its head is kept
+        return CutLeaf(agency_id, height, head.block_hash, head.log_root, head.state_root)
     return CutLeaf(
         agency_id, height, block.hash, store.log_root(agency_id, height), block.header.state_root
     )
 
 
-def current_cut(store: LedgerStore) -> Cut:
-    """The cut of this store's heads, now."""
-    return Cut.of(
-        CutLeaf(a, h.height, h.block_hash, h.log_root, h.state_root)
-        for a, h in store.heads().items()
-    )
+def current_cut(store: LedgerStore, pinned: Mapping[str, int] | None = None) -> Cut:
+    """The cut of this store's heads, now; a removed agency's leaf stays at its ``pinned``
+    height (where governance ended its log)."""
+    leaves = []
+    for agency_id, head in store.heads().items():
+        end = (pinned or {}).get(agency_id)
+        leaf = leaf_at(store, agency_id, end) if end is not None and end < head.height else None
+        leaves.append(
+            leaf or CutLeaf(agency_id, head.height, head.block_hash, head.log_root, head.state_root)
+        )
+    return Cut.of(leaves)
 
 
 def local_leaves(store: LedgerStore, cut: Cut) -> dict[str, CutLeaf]:

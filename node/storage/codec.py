@@ -94,7 +94,11 @@ def decode_status(issuer: str, credential_id: bytes, data: bytes) -> StatusRecor
 
 def encode_positions(positions: list[bytes]) -> bytes:
     """A journal value: each SMT position prefixed by its length (positions are <= 34 bytes)."""
-    return b"".join(bytes((len(p),)) + p for p in positions)
+    lengths = _LENGTHS
+    return b"".join([lengths[len(p)] + p for p in positions])
+
+
+_LENGTHS = [bytes((n,)) for n in range(256)]
 
 
 def decode_positions(data: bytes) -> list[bytes]:

@@ -19,12 +19,13 @@ from node.core.block import decode_block
 from node.core.equivocation import verify_proof
 from node.core.errors import CalpeError, StorageError
 from node.core.ledger import AgencyHead, AppliedBlock, apply_block
+from node.core.snapshot import StateBuilder
 from node.core.status import (
     SchemaRecord,
     StatusRecord,
     schema_state_key,
 )
-from node.storage import codec, schema, writer
+from node.storage import codec, schema, snapshot_install, writer
 from node.storage.database import agency_numbers
 from node.storage.reader import HistoricalNodeReader, PendingBatch
 from node.storage.store import LedgerStore
@@ -146,14 +147,19 @@ def _verify_agency(
     report: VerifyReport,
     progress: Progress | None,
 ) -> None:
-    agency = store.genesis.agency(agency_id)
+    agency = store.initial_agency(agency_id)
     if agency is None:
-        report.mismatches.append(Mismatch(agency_id, None, "agency is not in the genesis"))
+        report.mismatches.append(
+            Mismatch(agency_id, None, "agency is neither in the genesis nor admitted")
+        )
         return
     num = store._num(agency_id)
     state = _MemoryState(agency_id, num)
     head = AgencyHead.initial(agency)
     db = store.raw_db
+    base = snapshot_install.base_at(db, num)
+    if base is not None:  # joined by snapshot: replay the blocks after the base on its state
+        head = _seed_from_base(store, state, base, report)
 
     def fail(height: int | None, what: str) -> None:
         report.mismatches.append(Mismatch(agency_id, height, what))
@@ -165,6 +171,9 @@ def _verify_agency(
             if block.height != expected_height:
                 fail(expected_height, f"stored block is at height {block.height}")
                 break
+            forced = store.forced_keys(agency_id, head.height)
+            if forced is not None:  # governance replaced the agency's keys from here on
+                head = replace(head, ed25519_public=forced[0], secp256k1_address=forced[1])
             applied = apply_block(
                 head, block, state, network_id=store.network_id, now_ms=_FAR_FUTURE_MS
             )
@@ -185,6 +194,35 @@ def _verify_agency(
     _compare_rows(db, num, state.expected, fail)
     _check_state_root(state, head, fail)
     _check_history(store, agency_id, head.height, fail)
+
+
+def _seed_from_base(
+    store: LedgerStore,
+    state: _MemoryState,
+    base: snapshot_install.SnapshotBase,
+    report: VerifyReport,
+) -> AgencyHead:
+    head = base.head
+    entries = snapshot_install.base_entries(store.raw_db, state.num, head.agency_id, head.height)
+    builder = StateBuilder(head.agency_id, head.height, head.state_root)
+    builder.keys = [e.key for e in entries]
+    builder.values = [e.value for e in entries]
+    try:
+        builder.finish(state.nodes.nodes.__setitem__)
+    except CalpeError as exc:
+        report.mismatches.append(Mismatch(head.agency_id, head.height, f"snapshot base: {exc}"))
+    for entry in entries:
+        record = entry.record
+        if isinstance(record, StatusRecord):
+            state.credentials[record.credential_id] = record
+            state.expected[schema.status(state.num, record.credential_id)] = codec.encode_status(
+                record
+            )
+        else:
+            state.schemas[record.schema_id] = record
+            state.expected[schema.schema(state.num, record.schema_id)] = entry.encoded
+    state.expected.update(snapshot_install.base_rows(store, state.num, head))
+    return head
 
 
 def _check_equivocations(
@@ -291,6 +329,7 @@ def rebuild(store: LedgerStore, progress: Progress | None = None) -> RebuildRepo
     db = store.raw_db
     report.keys_dropped = _drop_derived(db)
     _reset_heads(store)
+    snapshot_install.reinstall_bases(store)
     for agency_id in store.heads():
         _replay_agency(store, agency_id, report, progress)
     _freeze_equivocators(store)
@@ -321,10 +360,10 @@ def _drop_derived(db: plyvel.DB) -> int:
 def _reset_heads(store: LedgerStore) -> None:
     db = store.raw_db
     with db.write_batch(transaction=True, sync=True) as batch:
-        numbers = agency_numbers(db)
-        for agency in store.genesis.agencies:
-            num = numbers[agency.agency_id]
-            batch.put(schema.head(num), codec.encode_head(AgencyHead.initial(agency)))
+        for agency_id, num in agency_numbers(db).items():
+            agency = store.initial_agency(agency_id)
+            if agency is not None:
+                batch.put(schema.head(num), codec.encode_head(AgencyHead.initial(agency)))
     store.reset_caches()
 
 
@@ -333,7 +372,7 @@ def _replay_agency(
 ) -> None:
     num = store._num(agency_id)
     total = _count(store.raw_db, schema.blocks(num))
-    height = 1
+    height = store.head(agency_id).height + 1  # 1, or after a snapshot base
     while True:
         chunk = store.blocks_bytes(agency_id, height, _REBUILD_CHUNK)
         if not chunk:

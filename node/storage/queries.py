@@ -21,7 +21,7 @@ from node.core.events import (
 from node.core.hashing import ZERO_HASH
 from node.core.ledger import AgencyHead
 from node.core.status import Status, StatusRecord
-from node.storage import schema
+from node.storage import codec, schema, snapshot_install
 from node.storage.reader import HistoricalNodeReader, LedgerReader
 
 MAX_PAGE = 10_000
@@ -68,6 +68,8 @@ class LedgerQueries:
     def blocks_bytes(self, agency_id: str, from_height: int, limit: int = 100) -> list[bytes]:
         """Up to ``limit`` consecutive stored blocks from ``from_height``, as stored."""
         num = self._num(agency_id)
+        if from_height <= snapshot_install.base_height(self._db, num):
+            return []  # absent below a snapshot base: a later block would look like a gap
         start = schema.block(num, max(from_height, 0))
         stop = schema.prefix_end(schema.blocks(num))
         out: list[bytes] = []
@@ -99,7 +101,8 @@ class LedgerQueries:
         of block ``from_height``; resume after the last one with its ``(height, index + 1)``."""
         last = self.head(agency_id).height if to_height is None else to_height
         out: list[StoredEvent] = []
-        height = max(from_height, 1)
+        base = snapshot_install.base_height(self._db, self._num(agency_id))
+        height = max(from_height, 1, base + 1)  # no blocks below a snapshot base
         while height <= last and len(out) < limit:
             page = self.blocks(agency_id, height, min(100, last - height + 1))
             if not page:
@@ -122,9 +125,14 @@ class LedgerQueries:
 
     def credential_history(self, issuer: str, credential_id: bytes) -> list[tuple[int, EventKind]]:
         """Every status event of the credential: ``(height, kind)`` in order."""
-        prefix = schema.histories(self._num(issuer), credential_id)
-        out: list[tuple[int, EventKind]] = []
-        for key, kinds in self._db.iterator(prefix=prefix):
+        num = self._num(issuer)
+        raw = self._db.get(schema.status(num, credential_id))
+        if raw is None:
+            return []
+        # The issue is not stored as history: it comes first, at the record's issued_height.
+        issued = codec.decode_status(issuer, credential_id, raw).issued_height
+        out = [(issued, EventKind.CREDENTIAL_ISSUED)]
+        for key, kinds in self._db.iterator(prefix=schema.histories(num, credential_id)):
             height = schema.height_of_block_key(key)
             out.extend((height, EventKind(k)) for k in kinds)
         return out
@@ -174,12 +182,25 @@ class LedgerQueries:
         if height == 0:
             return ZERO_HASH
         block = self.block(agency_id, height)
+        base = snapshot_install.base_at(self._db, self._num(agency_id))
+        if block is None and base is not None and base.height == height:
+            return base.head.state_root
         if block is None:
             raise StorageError(f"{agency_id} has no block at height {height}")
         return block.header.state_root
 
     def oldest_provable_height(self, agency_id: str) -> int:
-        return max(0, self.head(agency_id).height - self.retention)
+        """Lowest height whose state :meth:`credential_proof` can still prove: the retention
+        window, a snapshot base, and checkpoint pruning (``prune_history_through``) bound it."""
+        num = self._num(agency_id)
+        base = snapshot_install.base_height(self._db, num)
+        floor = self.history_floor(agency_id)
+        return max(0, self.head(agency_id).height - self.retention, base, floor)
+
+    def history_floor(self, agency_id: str) -> int:
+        """Height through which checkpoint pruning removed ``agency_id``'s undo history."""
+        raw = self._db.get(schema.history_floor(self._num(agency_id)))
+        return 0 if raw is None else schema.read_u64(raw)
 
     def credential_proof(
         self, issuer: str, credential_id: bytes, at_height: int | None = None
@@ -212,7 +233,13 @@ class LedgerQueries:
         if record.updated_height <= height:
             return record
         replayed: StatusRecord | None = None
+        after = 0
+        base = snapshot_install.base_record(self._db, self._num(issuer), issuer, credential_id)
+        if base is not None:  # history starts at a snapshot base: replay on top of it
+            after, replayed = base
         for block_height in sorted({h for h, _ in self.credential_history(issuer, credential_id)}):
+            if block_height <= after:
+                continue
             if block_height > height:
                 break
             block = self.block(issuer, block_height)

@@ -8,6 +8,7 @@ it, so block ``n + 1`` of a group commit is validated against block ``n``'s unco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import plyvel
 
@@ -15,10 +16,14 @@ from node.core.ledger import AgencyHead
 from node.core.status import SchemaRecord, StatusRecord, decode_schema_record
 from node.storage import codec, schema
 
-CACHE_TOP_DEPTH = 12
-"""SMT nodes at depth <= this stay cached (at most 8191 per agency): every block rewrites them."""
+CACHE_TOP_DEPTH = 14
+"""SMT nodes at depth <= this stay cached (at most 32,767 per agency, ~6 MB): a block of a few
+hundred events rewrites most of them, and each level kept saves a read per event."""
 CACHE_MAX_NODES = 200_000
 """Past this many cached nodes, deeper ones are dropped (they are cheap to read again)."""
+
+
+_MISSING: Any = object()
 
 
 class NodeCache:
@@ -28,12 +33,11 @@ class NodeCache:
         self.nodes: dict[bytes, bytes | None] = {}
 
     def get(self, db: plyvel.DB, num: int, pos: bytes) -> bytes | None:
-        try:
-            return self.nodes[pos]
-        except KeyError:
-            value: bytes | None = db.get(schema.smt_node(num, pos))
+        value: bytes | None = self.nodes.get(pos, _MISSING)
+        if value is _MISSING:
+            value = db.get(schema.smt_node(num, pos))
             self.nodes[pos] = value
-            return value
+        return value
 
     def update(self, writes: dict[bytes, bytes | None]) -> None:
         self.nodes.update(writes)
@@ -73,11 +77,12 @@ class PendingBatch:
     def write(self, *, sync: bool) -> None:
         """Commit every write at once: all or nothing, durable on return when ``sync``."""
         with self.db.write_batch(transaction=True, sync=sync) as batch:
+            put, delete = batch.put, batch.delete
             for key, value in self.ops.items():
                 if value is None:
-                    batch.delete(key)
+                    delete(key)
                 else:
-                    batch.put(key, value)
+                    put(key, value)
 
 
 class LedgerReader:
@@ -131,7 +136,9 @@ class HistoricalNodeReader:
     """SMT nodes of one agency as they were right after block ``height`` (within retention).
 
     The undo entry ``(position, h)`` holds the node as it was before block ``h``; the first entry
-    after ``height`` therefore holds it as of ``height``, and no entry means it has not changed.
+    after ``height`` therefore holds it as of ``height``. No entry means it has not changed since,
+    or that it did not exist at ``height`` (only the root's creation is recorded): a proof walk
+    at ``height`` reads only positions its parents at ``height`` point at, which existed then.
     """
 
     def __init__(self, db: plyvel.DB, num: int, height: int, current: LedgerReader) -> None:

@@ -1,6 +1,6 @@
 """Every LevelDB key Calpe writes, built here and nowhere else (py-evm's ``eth/db/schema.py``).
 
-Layout, schema version 1. All keys but :data:`SCHEMA_VERSION_KEY` start with :data:`PREFIX` (the
+Layout, schema version 2. All keys but :data:`SCHEMA_VERSION_KEY` start with :data:`PREFIX` (the
 schema version as one byte), then a one-byte table tag. Agencies are named in keys by a 2-byte
 number assigned when the agency first appears (genesis order), not by their id, to keep the keys of
 the large tables short. Integers are big-endian and fixed-width so ranges scan in order.
@@ -14,30 +14,55 @@ head ``h``              num                                                  enc
 block ``b``             num, height u64                                      encoded block
 block hash ``H``        block hash (32)                                      num, height u64
 status ``c``            num, credential_id (32)                              compact status record
-history ``e``           num, credential_id (32), height u64                  kinds, 1 byte each
+history ``e``           num, credential_id (32), height u64                  kinds, 1 byte each, but
+                                                                             the issue (see below)
 schema ``s``            num, schema_id (32)                                  encoded SchemaRecord
 key rotation ``k``      num, height u64 (block carrying the rotation)        ed25519 (32) + address
 log node ``l``          num, level u8, index u64                             hash (32)
 SMT node ``n``          num, position                                        encoded node (65)
 SMT undo ``u``          num, position, height u64                            node before that block
-                                                                             (empty: it was absent)
-SMT journal ``j``       num, height u64                                      positions written
+                                                                             (see below)
+SMT journal ``j``       num, height u64                                      positions with undo
+history floor ``P``     num                                                  u64: undo history
+                                                                             pruned through it
 equivocation ``x``      num, height u64                                      EquivocationProof
 fork block ``f``        num, height u64, block hash (32)                     the conflicting block
 cursor ``C``            name (UTF-8)                                         owner-defined bytes
 idempotency ``I``       client key (bytes)                                   owner-defined bytes
 checkpoint ``p``        epoch u64                                            CheckpointRecord
+governance events ``g`` num, height u64                                      the block's governance
+                                                                             events (CBOR list)
+governance ``G``        epoch u64                                            Governance after it
+admitted ``A``          agency_id (UTF-8)                                    first ed25519 + address
+                                                                             of an agency governance
+                                                                             added
+forced rotation ``K``   num, height u64 (cut height of the adoption)         ed25519 (32) + address
+snapshot base ``B``     num                                                  where a snapshot join
+                                                                             started the agency
+snapshot entry ``R``    num, state-tree key (32)                             kind (1) + record as
+                                                                             of the base height
 ======================  ===================================================  =======================
 
 SMT positions are prefix-free (they start with their 2-byte depth, which fixes their length), so an
 undo key ``num, position, height`` belongs to ``position`` exactly when its length matches.
+
+Version 2 (smaller than 1 by ~3 undo rows and one history row per issued credential):
+
+- an undo entry is written only for a node that existed before the block (and for the root
+  always, empty if the tree was empty): a walk of the tree as of an older height only reads
+  positions its parents there point at, which existed then, so a node created later is never
+  asked for at a height before its creation;
+- the journal lists the positions that have undo entries (it is what pruning deletes by);
+- history rows leave out the ``credential.issued`` kind: a credential is issued once, first,
+  at its status record's ``issued_height``, from which readers put it back; a credential never
+  changed after its issue has no history row.
 """
 
 from __future__ import annotations
 
 import struct
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_VERSION_KEY = b"calpe:schema-version"
 """Outside the versioned prefix, so any version of Calpe can read which layout a database uses."""
 
@@ -64,6 +89,11 @@ _FORK = PREFIX + b"f"
 _CURSOR = PREFIX + b"C"
 _IDEMPOTENCY = PREFIX + b"I"
 _CHECKPOINT = PREFIX + b"p"
+_HISTORY_FLOOR = PREFIX + b"P"
+_GOV_EVENTS = PREFIX + b"g"
+_GOVERNANCE = PREFIX + b"G"
+_ADMITTED = PREFIX + b"A"
+_FORCED_ROTATION = PREFIX + b"K"
 
 DERIVED_TABLES = (
     _HEAD,
@@ -76,6 +106,8 @@ DERIVED_TABLES = (
     _NODE,
     _UNDO,
     _JOURNAL,
+    _GOV_EVENTS,
+    _HISTORY_FLOOR,
 )
 """Tables recomputed from the stored blocks by ``rebuild`` (blocks, meta, proofs are primary)."""
 
@@ -98,6 +130,11 @@ TABLE_NAMES = {
     _CURSOR: "cursor",
     _IDEMPOTENCY: "idempotency",
     _CHECKPOINT: "checkpoint",
+    _HISTORY_FLOOR: "history_floor",
+    _GOV_EVENTS: "governance_events",
+    _GOVERNANCE: "governance",
+    _ADMITTED: "admitted",
+    _FORCED_ROTATION: "forced_rotation",
 }
 
 _U16 = struct.Struct(">H")
@@ -249,6 +286,11 @@ def smt_journals(num: int) -> bytes:
     return _JOURNAL + _U16.pack(num)
 
 
+def history_floor(num: int) -> bytes:
+    """Key of the height through which ``num``'s undo history was pruned by checkpoints."""
+    return _HISTORY_FLOOR + _U16.pack(num)
+
+
 def equivocation(num: int, height: int) -> bytes:
     return _EQUIVOCATION + _NUM_HEIGHT.pack(num, height)
 
@@ -282,6 +324,42 @@ def epoch_of_checkpoint_key(key: bytes) -> int:
     return read_u64(key[len(_CHECKPOINT) :])
 
 
+def governance_events(num: int, height: int) -> bytes:
+    return _GOV_EVENTS + _NUM_HEIGHT.pack(num, height)
+
+
+def governance_events_of(num: int) -> bytes:
+    return _GOV_EVENTS + num_bytes(num)
+
+
+def governance_events_prefix() -> bytes:
+    return _GOV_EVENTS
+
+
+def num_of_governance_key(key: bytes) -> int:
+    return int(_U16.unpack_from(key, len(_GOV_EVENTS))[0])
+
+
+def forced_rotation(num: int, height: int) -> bytes:
+    return _FORCED_ROTATION + _NUM_HEIGHT.pack(num, height)
+
+
+def forced_rotations(num: int) -> bytes:
+    return _FORCED_ROTATION + num_bytes(num)
+
+
+def admitted(agency_id: str) -> bytes:
+    return _ADMITTED + agency_id.encode()
+
+
+def governance(epoch: int) -> bytes:
+    return _GOVERNANCE + u64(epoch)
+
+
+def governances() -> bytes:
+    return _GOVERNANCE
+
+
 def table_of(key: bytes) -> str:
     """Name of the table a key belongs to (for reports and size breakdowns)."""
     if key == SCHEMA_VERSION_KEY:
@@ -295,3 +373,30 @@ def prefix_end(prefix: bytes) -> bytes:
     if not trimmed:
         raise ValueError("a prefix of only 0xff bytes has no upper bound")
     return trimmed[:-1] + bytes((trimmed[-1] + 1,))
+
+
+# --- snapshot join (node.storage.snapshot_install) ---------------------------------------------
+# An agency installed from a snapshot has no blocks up to its base height: the base row holds its
+# head there, the entry rows its state then (primary data, like blocks: ``rebuild`` keeps them).
+
+_SNAPSHOT_BASE = PREFIX + b"B"
+_SNAPSHOT_ENTRY = PREFIX + b"R"
+META_SNAPSHOT_JOIN = b"snapshot-join"
+TABLE_NAMES[_SNAPSHOT_BASE] = "snapshot_base"
+TABLE_NAMES[_SNAPSHOT_ENTRY] = "snapshot_entry"
+
+
+def snapshot_base(num: int) -> bytes:
+    return _SNAPSHOT_BASE + _U16.pack(num)
+
+
+def snapshot_bases() -> bytes:
+    return _SNAPSHOT_BASE
+
+
+def snapshot_entry(num: int, key: bytes) -> bytes:
+    return _SNAPSHOT_ENTRY + _U16.pack(num) + key
+
+
+def snapshot_entries(num: int | None = None) -> bytes:
+    return _SNAPSHOT_ENTRY + (b"" if num is None else _U16.pack(num))

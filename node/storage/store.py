@@ -19,6 +19,7 @@ from typing import Literal
 import plyvel
 
 from node.core.block import MAX_BLOCK_BYTES, MAX_EVENTS_PER_BLOCK, Block, decode_block
+from node.core.encoding import as_list, decode
 from node.core.equivocation import EquivocationProof, make_proof
 from node.core.errors import (
     AgencyFrozenError,
@@ -31,8 +32,9 @@ from node.core.errors import (
     StorageError,
     ValidationError,
 )
-from node.core.events import Event
-from node.core.genesis import Genesis
+from node.core.events import Event, GovernanceProposed, GovernanceVoted, event_from_wire
+from node.core.genesis import Agency, Genesis
+from node.core.governance import CutEvent, Governance, decode_governance
 from node.core.keys import AgencyKeys, verify_block_signature
 from node.core.ledger import AgencyHead, AppliedBlock, apply_block, author_block
 from node.core.status import SchemaRecord
@@ -49,11 +51,19 @@ from node.storage.reader import LedgerReader, NodeCache, PendingBatch
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETENTION = 2_000
-"""Blocks per agency whose state roots stay provable (SMT undo history kept for them).
+"""Most blocks per agency whose state roots stay provable (SMT undo history kept for them).
 
-Proofs are served against the latest anchored checkpoint, which trails an agency's head by at
-most a checkpoint interval plus the RSK confirmations: a few hundred blocks in practice. Each
-block of history costs ~12 undo rows per event, so the window is what keeps disk use small."""
+Proofs are served against the newest anchored checkpoint; the checkpoint service calls
+``LedgerStore.prune_history_through`` with its cut once it is anchored, so in a running network
+the history held is one or two checkpoint intervals. This window is only the bound for
+when no checkpoint is anchored (none configured, the chain unreachable); it is not made smaller
+because it must still cover the lag of the newest anchored cut behind the head, which at
+200 ms blocks, a 3,600 s interval and 12 RSK confirmations is far more than 2,000 blocks under
+sustained load. History costs ~10 undo rows per event (~570 bytes on disk per event at 1M
+credentials, ``bench.ingest``)."""
+
+PRUNE_CHUNK_OPS = 200_000
+"""Most deletions one write batch of history pruning holds (~12 MB of batch in memory)."""
 
 Outcome = Literal["applied", "duplicate", "equivocation"]
 
@@ -115,7 +125,15 @@ class LedgerStore(LedgerQueries):
         self._heads: dict[str, AgencyHead] = {}
         self._repair = repair
         self._write_failure: str | None = None
+        self._removed: dict[str, int] = {}
         self._load()
+        latest = self.governance()
+        if latest is not None:
+            self._removed = {
+                m.agency_id: m.removed_height
+                for m in latest.members
+                if m.removed_height is not None
+            }
 
     @classmethod
     def open(
@@ -183,8 +201,11 @@ class LedgerStore(LedgerQueries):
             self._slots[agency_id] = slot
             self._ids[num] = agency_id
             self._heads[agency_id] = self._load_head(agency_id, num)
-            for key, value in self._db.iterator(prefix=schema.rotations(num)):
-                slot.rotations.append((schema.height_of_block_key(key), value[:32], value[32:]))
+            for prefix in (schema.rotations(num), schema.forced_rotations(num)):
+                for key, value in self._db.iterator(prefix=prefix):
+                    height = schema.height_of_block_key(key)
+                    slot.rotations.append((height, value[:32], value[32:]))
+            slot.rotations.sort()
 
     def _load_head(self, agency_id: str, num: int) -> AgencyHead:
         raw = self._db.get(schema.head(num))
@@ -193,7 +214,7 @@ class LedgerStore(LedgerQueries):
                 raise EncodingError("missing")
             return codec.decode_head(raw)
         except EncodingError as exc:
-            agency = self.genesis.agency(agency_id)
+            agency = self.initial_agency(agency_id)
             if self._repair and agency is not None:
                 return AgencyHead.initial(agency)
             raise StorageError(
@@ -202,11 +223,9 @@ class LedgerStore(LedgerQueries):
             ) from exc
 
     def _prune_to_window(self) -> None:
-        batch = PendingBatch(self._db)
+        """Catch up pruning a crash interrupted or a smaller window implies."""
         for agency_id, slot in self._slots.items():
-            writer.prune_below(batch, slot.num, self._heads[agency_id].height - self.retention)
-        if batch.ops:
-            batch.write(sync=self._sync)
+            self._prune_through(slot.num, self.oldest_provable_height(agency_id))
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -256,9 +275,9 @@ class LedgerStore(LedgerQueries):
         before = [r for r in rotations if r[0] < height]
         if before:
             return max(before)[1]
-        agency = self.genesis.agency(agency_id)
+        agency = self.initial_agency(agency_id)
         if agency is None:
-            raise NotMemberError(f"{agency_id!r} is not in this network's genesis")
+            raise NotMemberError(f"{agency_id!r} is not a member of this network")
         return agency.ed25519_public
 
     # --- writing -------------------------------------------------------------------------------
@@ -299,6 +318,14 @@ class LedgerStore(LedgerQueries):
         head = batch.heads.get(num) or self._heads[agency_id]
         if 1 <= block.height <= head.height:
             return self._seen(batch, num, head, block, raw)
+        forced = self.forced_keys(agency_id, head.height)
+        if forced is not None and (head.ed25519_public, head.secp256k1_address) != forced:
+            head = replace(head, ed25519_public=forced[0], secp256k1_address=forced[1])
+        removed = self._removed.get(agency_id)
+        if removed is not None and block.height > removed:
+            raise NotMemberError(
+                f"{agency_id} was removed from the network; its log ends at height {removed}"
+            )
         reader = self._reader(batch, agency_id)
         applied = apply_block(
             head,
@@ -385,6 +412,8 @@ class LedgerStore(LedgerQueries):
         head = self.head(agency_id)
         if head.frozen:
             raise AgencyFrozenError(f"{agency_id}'s log is frozen after equivocation")
+        if agency_id in self._removed:
+            raise NotMemberError(f"{agency_id} was removed from the network by governance")
         batch = PendingBatch(self._db)
         reader = self._reader(batch, agency_id)
         applied = author_block(
@@ -444,6 +473,184 @@ class LedgerStore(LedgerQueries):
     def reset_caches(self) -> None:
         """Forget cached state and reload heads (after the integrity tools rewrote tables)."""
         self._load()
+
+    # --- proof history ---------------------------------------------------------------------------
+
+    def prune_history_through(self, heights: Mapping[str, int]) -> None:
+        """Drop the state history that only proofs below ``heights[agency_id]`` would need.
+
+        Call it with the cut of the newest checkpoint that proof bundles use (anchored on chain):
+        afterwards :meth:`oldest_provable_height` is at least that height (capped at the
+        agency's head), so :meth:`credential_proof` still answers at the cut and above and
+        raises :class:`HistoryPrunedError` below it. The retention window still bounds the
+        history when no checkpoint comes. Idempotent; a height at or below an earlier one does
+        nothing. The deletions are written in batches of at most ``PRUNE_CHUNK_OPS`` rows (the
+        floor first, so a crash in between never claims a pruned height provable; the next call
+        or the next open finishes the job). Raises :class:`NotMemberError` for an unknown agency.
+        """
+        for agency_id, height in heights.items():
+            num = self._num(agency_id)
+            through = min(height, self._heads[agency_id].height)
+            if through <= self.history_floor(agency_id):
+                continue
+            floor = PendingBatch(self._db)
+            floor.put(schema.history_floor(num), schema.u64(through))
+            self._write(floor)
+            self._prune_through(num, through)
+            logger.debug("pruned proof history agency=%s height=%s", agency_id, through)
+
+    def _prune_through(self, num: int, through: int) -> None:
+        batch = PendingBatch(self._db)
+        for height in writer.journal_heights(self._db, num, through):
+            writer.prune_history(batch, num, height)
+            if len(batch.ops) >= PRUNE_CHUNK_OPS:
+                self._write(batch)
+                batch = PendingBatch(self._db)
+        if batch.ops:
+            self._write(batch)
+
+    # --- governance -----------------------------------------------------------------------------
+    # Membership changes arrive from the governance fold (node.core.governance) when a checkpoint
+    # adopts them; the store only keeps the per-agency consequences consistent and durable.
+
+    def initial_agency(self, agency_id: str) -> Agency | None:
+        """The agency with the keys its log started with: from the genesis, or as governance
+        admitted it."""
+        agency = self.genesis.agency(agency_id)
+        if agency is not None:
+            return agency
+        raw = self._db.get(schema.admitted(agency_id))
+        if raw is None:
+            return None
+        return Agency(agency_id, agency_id, raw[:32], raw[32:])
+
+    def forced_keys(self, agency_id: str, height: int) -> tuple[bytes, bytes] | None:
+        """The keys governance imposed on ``agency_id`` from block ``height + 1``, if any."""
+        raw = self._db.get(schema.forced_rotation(self._num(agency_id), height))
+        return None if raw is None else (raw[:32], raw[32:])
+
+    def removed_height(self, agency_id: str) -> int | None:
+        """Where a removed agency's log ends (its later blocks are refused); None if a member."""
+        return self._removed.get(agency_id)
+
+    def apply_governance(self, gov: Governance) -> list[str]:
+        """Bring the agencies in line with ``gov`` (idempotent) and persist ``gov``.
+
+        Admits new agencies (number, head, first key), pins removed ones, and applies forced
+        key rotations at the agency's height in the adopting cut. Returns warnings for
+        rotations that cannot apply because the agency's log already moved past that height
+        with its old key (the agency is frozen then, like after equivocation).
+        """
+        batch = PendingBatch(self._db)
+        warnings: list[str] = []
+        known = agency_numbers(self._db)
+        next_num = max(known.values(), default=-1) + 1
+        admitted: list[tuple[str, int]] = []
+        for member in gov.members:
+            if member.agency_id not in known:
+                head = AgencyHead.initial(
+                    Agency(
+                        member.agency_id,
+                        member.agency_id,
+                        member.ed25519_public,
+                        member.secp256k1_address,
+                    )
+                )
+                batch.put(schema.agency_number(member.agency_id), schema.num_bytes(next_num))
+                batch.put(
+                    schema.admitted(member.agency_id),
+                    member.ed25519_public + member.secp256k1_address,
+                )
+                batch.put(schema.head(next_num), codec.encode_head(head))
+                admitted.append((member.agency_id, next_num))
+                next_num += 1
+            elif member.active:
+                warning = self._forced_rotation(
+                    batch, gov, member.agency_id, member.ed25519_public, member.secp256k1_address
+                )
+                if warning:
+                    warnings.append(warning)
+        batch.put(schema.governance(gov.epoch), gov.encode())
+        self._write(batch)
+        if admitted:
+            self._load()
+        self._removed = {
+            m.agency_id: m.removed_height for m in gov.members if m.removed_height is not None
+        }
+        return warnings
+
+    def _forced_rotation(
+        self, batch: PendingBatch, gov: Governance, agency_id: str, ed: bytes, addr: bytes
+    ) -> str | None:
+        cut_height = gov.cut_heights.get(agency_id, 0)
+        head = self._heads[agency_id]
+        if head.height < cut_height or self._key_at(batch, agency_id, cut_height + 1) == ed:
+            return None
+        num = self._num(agency_id)
+        if head.height > cut_height:
+            writer.set_head(batch, num, replace(head, frozen=True))
+            return (
+                f"{agency_id}'s keys were replaced by governance from height {cut_height + 1}, "
+                f"but its log already holds blocks up to {head.height} signed with the old key: "
+                "its log is frozen until governance decides"
+            )
+        batch.put(schema.forced_rotation(num, cut_height), ed + addr)
+        batch.rotations.append((num, cut_height, ed, addr))
+        writer.set_head(batch, num, replace(head, ed25519_public=ed, secp256k1_address=addr))
+        return None
+
+    def governance(self, at_epoch: int | None = None) -> Governance | None:
+        """The stored governance in force after ``at_epoch`` (the newest if None)."""
+        prefix = schema.governances()
+        if at_epoch is None:
+            raws = self._db.iterator(prefix=prefix, reverse=True, include_key=False)
+        else:
+            raws = self._db.iterator(
+                start=prefix,
+                stop=schema.governance(at_epoch + 1),
+                reverse=True,
+                include_key=False,
+            )
+        for raw in raws:
+            return decode_governance(raw)
+        return None
+
+    def proposal_votes(self, proposal_id: bytes) -> tuple[str | None, set[str]]:
+        """Who proposed ``proposal_id`` (None if no stored block holds it) and every agency
+        that approved it (the proposer included), over all stored blocks."""
+        proposer: str | None = None
+        voters: set[str] = set()
+        for key, raw in self._db.iterator(prefix=schema.governance_events_prefix()):
+            agency_id = self._ids[schema.num_of_governance_key(key)]
+            for wire in as_list(decode(raw), "governance events"):
+                event = event_from_wire(wire)
+                if isinstance(event, GovernanceProposed):
+                    if event.proposal_id(agency_id) == proposal_id:
+                        proposer = agency_id
+                        voters.add(agency_id)
+                elif isinstance(event, GovernanceVoted) and event.proposal_id == proposal_id:
+                    voters.add(agency_id)
+        return proposer, voters
+
+    def governance_blob(self, epoch: int) -> bytes:
+        """The encoded governance folded at exactly checkpoint ``epoch`` (b"" if not folded):
+        what a snapshot of that checkpoint carries."""
+        gov = self.governance(epoch)
+        return gov.encode() if gov is not None and gov.epoch == epoch else b""
+
+    def governance_events(self, agency_id: str, after: int, through: int) -> list[CutEvent]:
+        """``agency_id``'s governance events at heights in ``(after, through]``."""
+        num = self._num(agency_id)
+        found: list[CutEvent] = []
+        iterator = self._db.iterator(
+            start=schema.governance_events(num, after + 1),
+            stop=schema.governance_events(num, through + 1),
+        )
+        for key, raw in iterator:
+            height = schema.read_u64(key[-schema.HEIGHT_LEN :])
+            for wire in as_list(decode(raw), "governance events"):
+                found.append(CutEvent(agency_id, height, event_from_wire(wire)))
+        return found
 
 
 def _decoded(item: Block | bytes) -> tuple[Block, bytes]:

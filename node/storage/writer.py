@@ -6,9 +6,19 @@ written whole.
 
 from __future__ import annotations
 
+import plyvel
+
+from node.core.encoding import encode
 from node.core.equivocation import EquivocationProof
-from node.core.events import CREDENTIAL_EVENTS, AgencyKeyRotated
+from node.core.events import (
+    CREDENTIAL_EVENTS,
+    GOVERNANCE_EVENTS,
+    AgencyKeyRotated,
+    CredentialIssued,
+    event_to_wire,
+)
 from node.core.ledger import AgencyHead, AppliedBlock
+from node.core.smt import ROOT_POSITION
 from node.storage import codec, schema
 from node.storage.reader import LedgerReader, PendingBatch
 
@@ -52,12 +62,17 @@ def block_rows(num: int, applied: AppliedBlock) -> dict[bytes, bytes]:
         rows[schema.status(num, cid)] = codec.encode_status(record)
     kinds: dict[bytes, bytearray] = {}
     for event in block.events:
+        if isinstance(event, CredentialIssued):
+            continue  # implied by the status record's issued_height (schema version 2)
         if isinstance(event, CREDENTIAL_EVENTS):
             kinds.setdefault(event.credential_id, bytearray()).append(int(event.KIND))
         elif isinstance(event, AgencyKeyRotated):
             rows[schema.rotation(num, height)] = event.ed25519_public + event.secp256k1_address
     for cid, kind_bytes in kinds.items():
         rows[schema.history(num, cid, height)] = bytes(kind_bytes)
+    governance = [event_to_wire(e) for e in block.events if isinstance(e, GOVERNANCE_EVENTS)]
+    if governance:
+        rows[schema.governance_events(num, height)] = encode(governance)
     for sid, schema_record in applied.schemas.items():
         rows[schema.schema(num, sid)] = schema_record.encode()
     for level, index, hash_ in applied.log_nodes:
@@ -83,24 +98,29 @@ def _add_smt_writes(
     ops, seen = batch.ops, reader.seen
     node_prefix = schema.smt_nodes(num)
     undo_prefix, undo_suffix = schema.smt_undo_affixes(num, height)
-    keep_history = retention > 0
     for pos, encoded in writes.items():
-        if keep_history:
-            # ``apply_batch`` reads every node it replaces; a position it writes without reading
-            # lies below an empty subtree or a lone leaf, so it held no node.
-            ops[undo_prefix + pos + undo_suffix] = seen.get(pos) or b""
         ops[node_prefix + pos] = encoded
-        node_writes[pos] = encoded
-    if keep_history:
-        batch.put(schema.smt_journal(num, height), codec.encode_positions(list(writes)))
-        prune_history(batch, num, height - retention)
+    node_writes.update(writes)
+    if retention <= 0:
+        return
+    # ``apply_batch`` reads every node it replaces; a position it writes without reading lies
+    # below an empty subtree or a lone leaf, so it held no node, and needs no undo entry (see
+    # the schema's version 2 notes) except the root's, which tells an empty tree.
+    undone = [pos for pos in writes if seen.get(pos) is not None]
+    for pos in undone:
+        ops[undo_prefix + pos + undo_suffix] = seen[pos]
+    if ROOT_POSITION in writes and seen.get(ROOT_POSITION) is None:
+        ops[undo_prefix + ROOT_POSITION + undo_suffix] = b""
+        undone.append(ROOT_POSITION)
+    batch.put(schema.smt_journal(num, height), codec.encode_positions(undone))
+    prune_history(batch, num, height - retention)
 
 
 def prune_history(batch: PendingBatch, num: int, height: int) -> None:
     """Delete the undo entries of block ``height``, which just left the retention window.
 
     Blocks leave the window one per commit, so deleting exactly one height keeps it tight; a
-    shrunk window is caught up by :func:`prune_below` when the store opens.
+    shrunk window, or pruning a crash interrupted, is caught up when the store opens.
     """
     if height < 1:
         return
@@ -113,16 +133,14 @@ def prune_history(batch: PendingBatch, num: int, height: int) -> None:
     batch.delete(key)
 
 
-def prune_below(batch: PendingBatch, num: int, through_height: int) -> None:
-    """Delete the undo entries of every block up to ``through_height``."""
+def journal_heights(db: plyvel.DB, num: int, through_height: int) -> list[int]:
+    """Heights up to ``through_height`` that still have undo entries, in order."""
     if through_height < 1:
-        return
+        return []
     start = schema.smt_journal(num, 1)
     stop = schema.smt_journal(num, through_height + 1)
-    with batch.db.iterator(start=start, stop=stop, include_value=False) as committed:
-        heights = [schema.height_of_block_key(key) for key in committed]
-    for height in heights:
-        prune_history(batch, num, height)
+    with db.iterator(start=start, stop=stop, include_value=False) as committed:
+        return [schema.height_of_block_key(key) for key in committed]
 
 
 def add_equivocation(

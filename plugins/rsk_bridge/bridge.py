@@ -136,14 +136,53 @@ class Bridge:
         anchored = await self._anchored()
         signed = await self.node.checkpointer.signed_after(anchored)
         if not signed:
+            # nothing to anchor: bring the contract's signer set up to date now, so that a
+            # removed member or a replaced key stops counting even on an idle ledger
+            await self._catch_up_signers(self.node.governance.current.signer_nonce)
             return
         newest = signed[-1]
         client = self._require_client()
         on_chain = await self._chain(client.latest_epoch)
         if on_chain >= newest.epoch:
             await self._observe(newest, on_chain)
-        elif self._due(newest):
+        elif self._due(newest) and await self._signers_match(newest):
             await self._submit(newest)
+
+    async def _signers_match(self, record: CheckpointRecord) -> bool:
+        """The contract holds the signer set that signed ``record``; if it holds an older one,
+        relay the governance's pending ``changeSigners`` first (one per step)."""
+        required: int = self.node.governance.in_force(record.epoch).signer_nonce
+        on_chain = await self._catch_up_signers(required)
+        if on_chain > required:
+            log.info("epoch=%s was signed by a superseded signer set; waiting", record.epoch)
+        return on_chain == required
+
+    async def _catch_up_signers(self, target: int) -> int:
+        """Send the next ``changeSigners`` if the contract's nonce is below ``target`` and a
+        quorum of its signers has signed it; returns the nonce the contract had."""
+        client = self._require_client()
+        on_chain = await self._chain(client.signer_set_nonce)
+        if on_chain >= target:
+            return on_chain
+        change = self.node.signer_changes.ready(on_chain)
+        if change is None:
+            log.info("signer set nonce=%s: waiting for a quorum of signatures", on_chain)
+            return on_chain
+        signers, threshold, packed = change
+        try:
+            tx_hash = await self._chain(client.change_signers, signers, threshold, packed)
+            await self._chain(client.wait_for_success, tx_hash)
+        except ContractRevertedError as exc:
+            log.info("changeSigners nonce=%s not sent: %s", on_chain, exc)  # relayed meanwhile
+            return on_chain
+        log.info(
+            "signer set changed on chain nonce=%s signers=%s threshold=%s tx=%s",
+            on_chain,
+            len(signers),
+            threshold,
+            tx_hash,
+        )
+        return on_chain
 
     def _require_client(self) -> ChainClient:
         assert self.client is not None

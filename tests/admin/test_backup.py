@@ -13,7 +13,7 @@ from node.admin.backup import restore
 from node.config import load_config
 from node.core.errors import StorageError
 from node.devnet import LocalNetwork
-from node.storage import integrity
+from node.storage import integrity, schema
 from node.storage.store import LedgerStore
 from tests.admin.conftest import AGENCY, BASE_BLOCKS, Running, make_network, start_node
 
@@ -55,7 +55,8 @@ async def test_backup_restores_to_the_same_roots(
         doc = (await running.post("/v1/backup", {"path": name})).json()
     manifest = doc["manifest"]
     assert manifest["network_id"] == net.genesis.network_id.hex()
-    assert manifest["schema_version"] == 1 and manifest["heads"][AGENCY]["height"] == 3
+    assert manifest["schema_version"] == schema.SCHEMA_VERSION
+    assert manifest["heads"][AGENCY]["height"] == 3
     config = load_config(second_config(net, "restored"))
     restored, aside = restore(Path(doc["path"]), config.node.data_dir, net.genesis)
     assert aside is None and restored["heads"] == manifest["heads"]
@@ -89,6 +90,9 @@ async def test_restore_refusals(nursery: trio.Nursery, net: LocalNetwork) -> Non
     manifest_path.write_text(json.dumps({**manifest, "schema_version": 99}))
     fresh = load_config(second_config(net, "fresh"))
     with pytest.raises(StorageError, match="newer than this Calpe supports"):
+        restore(path, fresh.node.data_dir, net.genesis)
+    manifest_path.write_text(json.dumps({**manifest, "schema_version": 1}))
+    with pytest.raises(StorageError, match="older than this Calpe"):
         restore(path, fresh.node.data_dir, net.genesis)
     assert not fresh.node.data_dir.exists()
 

@@ -188,5 +188,9 @@ async def test_openapi_lists_every_route(running: Running) -> None:
         "/v1/logs",
         "/v1/stream",
         "/v1/backup",
+        "/v1/governance",
+        "/v1/governance/proposals",
+        "/v1/governance/proposals/{proposal_id}/votes",
+        "/v1/governance/rotate-keys",
     }
     assert set(spec["paths"]) == expected

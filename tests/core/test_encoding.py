@@ -17,11 +17,20 @@ from node.core.events import (
     CredentialReinstated,
     CredentialRevoked,
     CredentialSuspended,
+    GovernanceProposed,
+    GovernanceVoted,
     RevocationReason,
     SchemaPublished,
     SuspensionReason,
     decode_event,
     encode_event,
+)
+from node.core.proposals import (
+    AddAgency,
+    RemoveAgency,
+    RotateKeys,
+    SetCheckpointInterval,
+    SetQuorum,
 )
 
 VECTORS = Path(__file__).parent / "vectors" / "encoding.json"
@@ -98,6 +107,21 @@ def _sample_events() -> dict[str, object]:
         "credential.reinstated": CredentialReinstated(cid),
         "schema.published": SchemaPublished(sid, CredentialClass.DRIVING_LICENCE, 2),
         "agency.key_rotated": AgencyKeyRotated(bytes(32), bytes(range(20))),
+        "governance.proposed.add_agency": GovernanceProposed(
+            AddAgency("gi.tax", bytes(32), bytes(range(20)), ("/ip4/10.0.0.5/tcp/7400",)),
+            1_800_000_000,
+        ),
+        "governance.proposed.remove_agency": GovernanceProposed(
+            RemoveAgency("gi.tax"), 1_800_000_000
+        ),
+        "governance.proposed.rotate_keys": GovernanceProposed(
+            RotateKeys("gi.tax", bytes(range(32)), bytes(20)), 1_800_000_000
+        ),
+        "governance.proposed.set_quorum": GovernanceProposed(SetQuorum(3), 1_800_000_000),
+        "governance.proposed.set_checkpoint_interval": GovernanceProposed(
+            SetCheckpointInterval(3600), 1_800_000_000
+        ),
+        "governance.voted": GovernanceVoted(sid),
     }
 
 

@@ -75,17 +75,23 @@ class NodeProcess:
     def socket(self) -> Path:
         return self.config.parent / "admin.sock"
 
-    def start(self, extra_env: dict[str, str] | None = None) -> None:
+    def start(
+        self,
+        extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        timeout: float = 30,
+    ) -> None:
         env = {**os.environ, **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "node.cli", "node", "run", "--config", str(self.config)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "node", "run", "--config", str(self.config)],
+                [*command, *args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=REPO,
             )
-        wait_until(self._answers, 30, f"{self.agency_id} to serve its admin API")
+        wait_until(self._answers, timeout, f"{self.agency_id} to serve its admin API")
 
     def _answers(self) -> bool:
         if self.process is not None and self.process.poll() is not None:

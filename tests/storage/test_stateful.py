@@ -153,6 +153,13 @@ class StoreVersusModel(RuleBasedStateMachine):
         assert raw is not None
         assert self.store.ingest(raw, now_ms=NOW_MS).outcome == "duplicate"
 
+    @rule(agency=st.sampled_from(NET.agency_ids), back=st.integers(0, 3))
+    def checkpoint_anchored(self, agency: str, back: int) -> None:
+        """A checkpoint whose cut is ``back`` blocks behind the head gets anchored."""
+        cut = max(0, self.store.head(agency).height - back)
+        self.store.prune_history_through({agency: cut})
+        assert self.store.oldest_provable_height(agency) >= cut
+
     @rule()
     def reopen(self) -> None:
         self.store.close()

@@ -17,7 +17,7 @@ from node.core.events import (
 )
 from node.core.hashing import ZERO_HASH
 from node.core.status import Status
-from node.storage import HistoryPrunedError, LedgerStore
+from node.storage import HistoryPrunedError, LedgerStore, schema
 from node.storage.integrity import verify
 from tests.factories import NOW_MS, TestNetwork, issue_events, schema_event
 from tests.storage.builders import resigned
@@ -157,7 +157,7 @@ def test_history_is_pruned_past_the_window(tmp_path: Path, net: TestNetwork) -> 
             smt.verify(store.state_root_at(agency, height), cid, proof)
     # a smaller window on reopening prunes what it no longer keeps
     with LedgerStore.open(tmp_path / "db", net.genesis, retention=1) as store:
-        undo = [k for k, _ in store.raw_db.iterator() if k[:2] == b"\x01j"]
+        undo = [k for k, _ in store.raw_db.iterator() if k.startswith(schema.smt_journals(0))]
         assert len(undo) == 1
 
 

@@ -37,11 +37,29 @@ async def _canned() -> dict[str, Any]:
     fake = FakeClient(history=30)
     status = await fake.status()
     page = await fake.events(limit=2)
+    governance = (await fake.governance()).model_dump(mode="json")
+    for proposal in governance["proposals"]:
+        proposal["summary"] = "a field this console does not know"
+    governance["proposals"].append(
+        {**governance["proposals"][0], "action": {"type": "freeze_agency", "agency_id": "gi.x"}}
+    )
     return {
+        "governance": governance,
         "status": status.model_dump(),
         "event": page.events[0].model_dump(exclude_none=True),
         "cursor": page.next_cursor,
         "checkpoint": status.checkpoint.model_dump() if status.checkpoint else None,
+    }
+
+
+def _receipt(rid: str) -> dict[str, Any]:
+    return {
+        "request_id": rid,
+        "status": "committed",
+        "agency_id": "gi.transport",
+        "height": 12,
+        "block_hash": "ab" * 32,
+        "event_index": 0,
     }
 
 
@@ -67,7 +85,7 @@ def build_app(recorder: Recorder, canned: dict[str, Any], *, need_token: bool) -
         if denied := await record(request):
             return denied
         if request.query_params.get("limit") == "0":
-            return _error("invalid_request", "limit must be 1..500", 400)
+            return _error("bad_request", "limit must be 1..500", 400)
         return JSONResponse({"events": [canned["event"]], "next_cursor": canned["cursor"]})
 
     async def revoke(request: Request) -> Response:
@@ -102,6 +120,30 @@ def build_app(recorder: Recorder, canned: dict[str, Any], *, need_token: bool) -
             }
         )
 
+    async def governance(request: Request) -> Response:
+        return await record(request) or JSONResponse(canned["governance"])
+
+    async def propose(request: Request) -> Response:
+        if denied := await record(request):
+            return denied
+        body = json.loads(await request.body())
+        if body["action"].get("type") == "set_quorum" and body["action"]["quorum"] > 255:
+            return _error("bad_request", "action.quorum must be between 1 and 255", 400)
+        return JSONResponse({"proposal_id": "ee" * 32, "receipt": _receipt(body["request_id"])})
+
+    async def vote(request: Request) -> Response:
+        if denied := await record(request):
+            return denied
+        body = json.loads(await request.body())
+        known = {"11" * 32: "duplicate_vote", "22" * 32: None}
+        pid = request.path_params["pid"]
+        if pid not in known:
+            message = f"no agency's log holds proposal {pid}; check the id"
+            return _error("unknown_proposal", message, 404)
+        if known[pid]:
+            return _error("duplicate_vote", "gi.transport already approved this proposal", 409)
+        return JSONResponse({"receipt": _receipt(body["request_id"])})
+
     async def broken(request: Request) -> Response:
         await record(request)
         return PlainTextResponse("upstream exploded", status_code=500)
@@ -118,6 +160,7 @@ def build_app(recorder: Recorder, canned: dict[str, Any], *, need_token: bool) -
             line = {"at_ms": 1, "level": "info", "logger": "node", "message": "hi"}
             yield f"event: log\ndata: {json.dumps(line)}\n\n"
             yield f"event: checkpoint\ndata: {json.dumps(canned['checkpoint'])}\n\n"
+            yield f"event: governance\ndata: {json.dumps(canned['governance'])}\n\n"
 
         return StreamingResponse(body(), media_type="text/event-stream")
 
@@ -128,6 +171,9 @@ def build_app(recorder: Recorder, canned: dict[str, Any], *, need_token: bool) -
             Route("/v1/credentials/issue", issue, methods=["POST"]),
             Route("/v1/credentials/{cid}/revoke", revoke, methods=["POST"]),
             Route("/v1/checkpoints", broken),
+            Route("/v1/governance", governance),
+            Route("/v1/governance/proposals", propose, methods=["POST"]),
+            Route("/v1/governance/proposals/{pid}/votes", vote, methods=["POST"]),
             Route("/v1/stream", stream),
         ]
     )

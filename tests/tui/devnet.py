@@ -43,6 +43,11 @@ class Devnet:
     def own(self) -> NodeProcess:
         return self.cluster[0]
 
+    @property
+    def peer(self) -> NodeProcess:
+        """The node of ``PEER``: another agency's operator reaches it on its own admin socket."""
+        return self.cluster[1]
+
 
 def stop_node(node: NodeProcess, timeout: float = 10) -> None:
     """SIGTERM, then SIGKILL if the node does not stop in time: the console's tests are about the

@@ -10,6 +10,14 @@ import pytest
 
 from tests.tui.admin_stub import TOKEN, running_stub
 from tui.client.errors import ApiError, NodeUnreachable
+from tui.client.governance import (
+    AddAgency,
+    Governance,
+    OtherAction,
+    RotateKeys,
+    SetCheckpointInterval,
+    SetQuorum,
+)
 from tui.client.http import AdminClient
 from tui.client.models import Checkpoint, LogLine, Status
 
@@ -46,7 +54,7 @@ async def test_errors_are_typed(sock: Path) -> None:
         assert (refused.value.code, refused.value.status) == ("revoked_final", 409)
         with pytest.raises(ApiError) as bad:
             await client.events(limit=0)
-        assert (bad.value.code, bad.value.status) == ("invalid_request", 400)
+        assert (bad.value.code, bad.value.status) == ("bad_request", 400)
         with pytest.raises(ApiError) as broken:
             await client.checkpoints()
         assert (broken.value.code, broken.value.status) == ("http_500", 500)
@@ -74,10 +82,68 @@ async def test_writes_carry_a_request_id(sock: Path) -> None:
 async def test_stream_parses_known_events_and_skips_the_rest(sock: Path) -> None:
     async with running_stub(f"unix:{sock}"), AdminClient.for_socket(sock) as client:
         events = [event async for event in client.stream()]
-    assert [e.kind for e in events] == ["status", "log", "checkpoint"]
+    assert [e.kind for e in events] == ["status", "log", "checkpoint", "governance"]
     assert isinstance(events[0].data, Status)
     assert isinstance(events[1].data, LogLine)
     assert isinstance(events[2].data, Checkpoint)
+    assert isinstance(events[3].data, Governance) and events[3].data.quorum == 2
+
+
+@pytest.mark.asyncio
+async def test_governance_document_tolerates_what_it_does_not_know(sock: Path) -> None:
+    async with running_stub(f"unix:{sock}"), AdminClient.for_socket(sock) as client:
+        gov = await client.governance()
+    assert (gov.epoch, gov.quorum, gov.checkpoint_interval_s) == (42, 2, 600)
+    assert [m.state for m in gov.members] == ["active", "active", "removed", "active"]
+    kinds = [type(p.action) for p in gov.proposals]
+    assert kinds[:2] == [SetCheckpointInterval, RotateKeys]
+    unknown = gov.proposals[-1].action
+    assert isinstance(unknown, OtherAction) and unknown.type == "freeze_agency"
+    assert "unknown to this console" in unknown.summary()
+
+
+@pytest.mark.asyncio
+async def test_propose_and_vote_bodies_and_errors(sock: Path) -> None:
+    async with running_stub(f"unix:{sock}") as seen, AdminClient.for_socket(sock) as client:
+        action = AddAgency(
+            agency_id="gi.justice",
+            ed25519="ab" * 32,
+            secp256k1_address="0x" + "cd" * 20,
+            addresses=("/ip4/10.0.0.5/tcp/7400",),
+        )
+        proposed = await client.propose(action, expires_s=1_750_000_000, request_id="gov:1")
+        assert proposed.proposal_id == "ee" * 32 and proposed.receipt.height == 12
+        method, path, _, body = seen.requests[-1]
+        assert (method, path) == ("POST", "/v1/governance/proposals")
+        assert body == {
+            "request_id": "gov:1",
+            "expires_s": 1_750_000_000,
+            "action": {
+                "type": "add_agency",
+                "agency_id": "gi.justice",
+                "ed25519": "ab" * 32,
+                "secp256k1_address": "0x" + "cd" * 20,
+                "addresses": ["/ip4/10.0.0.5/tcp/7400"],
+            },
+        }
+        await client.propose(SetCheckpointInterval(seconds=60))
+        body = seen.requests[-1][3]
+        assert "expires_s" not in body and uuid.UUID(body["request_id"]).version == 4
+        assert body["action"] == {"type": "set_checkpoint_interval", "seconds": 60}
+        with pytest.raises(ApiError) as refused:
+            await client.propose(SetQuorum(quorum=256))
+        assert (refused.value.code, refused.value.status) == ("bad_request", 400)
+        assert refused.value.message == "action.quorum must be between 1 and 255"
+
+        receipt = await client.vote("22" * 32)
+        assert receipt.agency_id == "gi.transport" and receipt.height == 12
+        assert seen.requests[-1][1] == f"/v1/governance/proposals/{'22' * 32}/votes"
+        with pytest.raises(ApiError) as twice:
+            await client.vote("11" * 32)
+        assert (twice.value.code, twice.value.status) == ("duplicate_vote", 409)
+        with pytest.raises(ApiError) as unknown:
+            await client.vote("00" * 32)
+        assert (unknown.value.code, unknown.value.status) == ("unknown_proposal", 404)
 
 
 @pytest.mark.asyncio

@@ -68,7 +68,10 @@ async def test_lookup_of_unknown_credential_says_so() -> None:
         app.screen.query_one("#cid", Input).value = "cd" * 32
         app.screen.query_one("#cid", Input).focus()
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any("unknown" in str(n.message) for n in app._notifications))
+        await wait_for(
+            pilot,
+            lambda: any("never issued credential" in str(n.message) for n in app._notifications),
+        )
 
 
 async def fill_issue_form(pilot: Pilot[None], app: CalpeApp, **values: str) -> IssueForm:

@@ -8,6 +8,7 @@ from tui.client.errors import ApiError, NodeUnreachable
 from tui.client.fake import FakeClient
 from tui.client.fake_data import schema_id
 from tui.client.fake_ledger import seeded_credential
+from tui.client.governance import SetQuorum
 from tui.client.protocol import ClientProtocol
 
 OWN = "gi.transport"
@@ -49,7 +50,7 @@ async def test_input_errors_and_unknowns() -> None:
     fake = FakeClient(history=10)
     with pytest.raises(ApiError) as bad:
         await fake.revoke(CID, "because")
-    assert (bad.value.code, bad.value.status) == ("invalid_request", 400)
+    assert (bad.value.code, bad.value.status) == ("bad_request", 400)
     with pytest.raises(ApiError, match="unknown_credential"):
         await fake.revoke(CID, "superseded")
     with pytest.raises(ApiError, match="schema_violation"):
@@ -57,9 +58,9 @@ async def test_input_errors_and_unknowns() -> None:
     with pytest.raises(ApiError) as missing:
         await fake.credential(OWN, CID)
     assert missing.value.status == 404
-    with pytest.raises(ApiError, match="invalid_request"):
+    with pytest.raises(ApiError, match="bad_request"):
         await fake.events(limit=501)
-    with pytest.raises(ApiError, match="invalid_request"):
+    with pytest.raises(ApiError, match="bad_request"):
         await fake.issue(CID, schema_id(OWN, 0), 1, request_id="has space")
 
 
@@ -111,3 +112,71 @@ async def test_plugins_toggle_and_unknown() -> None:
     with pytest.raises(ApiError) as unknown:
         await fake.set_plugin("nope", True)
     assert unknown.value.status == 404
+
+
+@pytest.mark.asyncio
+async def test_governance_rules() -> None:
+    fake = FakeClient(history=10)
+    gov = await fake.governance()
+    interval = next(p for p in gov.proposals if p.action.summary() == "checkpoint every 300 s")
+    rotate = next(p for p in gov.proposals if p.action.type == "rotate_keys")
+    adopted = next(p for p in gov.proposals if p.state == "adopted")
+    with pytest.raises(ApiError) as twice:
+        await fake.vote(rotate.proposal_id)  # proposed by this agency: its approval already
+    assert (twice.value.code, twice.value.status) == ("duplicate_vote", 409)
+    assert twice.value.message == f"{OWN} already approved this proposal"
+    with pytest.raises(ApiError) as closed:
+        await fake.vote(adopted.proposal_id)
+    assert (closed.value.code, closed.value.status) == ("duplicate_vote", 409)
+    assert closed.value.message == f"proposal {adopted.proposal_id} is adopted already"
+    with pytest.raises(ApiError) as unknown:
+        await fake.vote("00" * 32)
+    assert (unknown.value.code, unknown.value.status) == ("unknown_proposal", 404)
+    receipt = await fake.vote(interval.proposal_id, request_id="vote-1")
+    assert await fake.vote(interval.proposal_id, request_id="vote-1") == receipt  # idempotent
+    after = (await fake.governance()).proposal(interval.proposal_id)
+    assert after is not None and (after.state, after.effective_epoch) == ("adopted", 43)
+    assert (await fake.governance()).checkpoint_interval_s == 300
+    block = await fake.block(OWN, receipt.height)
+    assert [e.kind for e in block.events] == ["governance.voted"]
+
+
+@pytest.mark.asyncio
+async def test_proposals_are_checked_and_idempotent() -> None:
+    fake = FakeClient(history=10)
+    first = await fake.propose(SetQuorum(quorum=3), expires_s=1_800_000_000, request_id="p-1")
+    assert await fake.propose(SetQuorum(quorum=3), request_id="p-1") == first
+    again = await fake.propose(SetQuorum(quorum=3), expires_s=1_800_000_000)
+    assert again.proposal_id == first.proposal_id  # as a node: the same change names one proposal
+    with pytest.raises(ApiError) as too_big:
+        await fake.propose(SetQuorum(quorum=256))
+    assert (too_big.value.code, too_big.value.status) == ("bad_request", 400)
+    assert too_big.value.message == "action.quorum must be between 1 and 255"
+    with pytest.raises(ApiError) as past:
+        await fake.propose(SetQuorum(quorum=1), expires_s=1)
+    assert (past.value.code, past.value.status) == ("bad_request", 400)
+    newest = (await fake.governance()).proposals[0]
+    assert (newest.proposal_id, newest.approvals, newest.state) == (
+        first.proposal_id,
+        (OWN,),
+        "open",
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_proposal_whose_precondition_fails_is_accepted_then_fails() -> None:
+    fake = FakeClient(history=10)
+    receipt = await fake.propose(SetQuorum(quorum=4))  # 3 active members: the node accepts it
+    fake.vote_as("gi.civil", receipt.proposal_id)
+    failed = (await fake.governance()).proposal(receipt.proposal_id)
+    assert failed is not None and failed.state == "failed" and failed.reason
+    assert "1..3" in failed.reason and (await fake.governance()).quorum == 2
+
+
+@pytest.mark.asyncio
+async def test_a_busy_node_refuses_governance_writes() -> None:
+    fake = FakeClient(history=10)
+    fake.busy = True
+    with pytest.raises(ApiError) as busy:
+        await fake.propose(SetQuorum(quorum=3))
+    assert (busy.value.code, busy.value.status, busy.value.retryable) == ("busy", 503, True)

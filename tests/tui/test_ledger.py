@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import DataTable, Input, Select, Static
 
 from tests.tui.conftest import fake_app, ready, wait_for
 from tui.app import CalpeApp
 from tui.client.fake import FakeClient
+from tui.client.fake_data import FAKE_NOW_MS, summarise
 from tui.client.fake_ledger import seeded_credential
+from tui.client.stream import StreamEvent
 from tui.screens.block_detail import BlockDetailScreen
 from tui.screens.ledger import LedgerScreen
 
@@ -119,3 +121,21 @@ async def test_enter_opens_the_block() -> None:
         await wait_for(pilot, lambda: detail.row_count >= 1)
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
+
+
+@pytest.mark.asyncio
+async def test_page_info_grows_when_it_wraps() -> None:
+    app = fake_app(FakeClient(history=1_000))
+    async with app.run_test(size=(60, 24)) as pilot:
+        _, screen, table = await open_ledger(pilot)
+        info = screen.query_one("#page-info", Static)
+        assert info.size.height == 1
+        table.focus()
+        await pilot.press("n")
+        await wait_for(pilot, lambda: len(screen.cursors) == 2 and "p prev" in str(info.render()))
+        block = summarise("gi.civil", 999, FAKE_NOW_MS, 12)
+        app.stream_signal.publish(StreamEvent("block", block))
+        await wait_for(pilot, lambda: "12 new" in str(info.render()))
+        await wait_for(pilot, lambda: info.size.height == 2)  # the line wrapped: laid out again
+        await pilot.press("t")
+        await wait_for(pilot, lambda: info.size.height == 1)

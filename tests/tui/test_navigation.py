@@ -6,7 +6,6 @@ import pytest
 from textual.widgets import DataTable, RichLog, Static
 
 from tests.tui.conftest import SIZES, fake_app, ready, wait_for
-from tui.screens.governance import NO_PROPOSALS
 from tui.widgets.heads import HeadsTable
 from tui.widgets.nav import SECTIONS
 
@@ -48,8 +47,8 @@ async def test_sections_load_their_data() -> None:
         await pilot.press("5")
         await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 12)
         await pilot.press("6")
-        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 3)
-        assert NO_PROPOSALS in str(app.screen.query_one("#no-proposals", Static).render())
+        await wait_for(pilot, lambda: app.screen.query_one("#members", DataTable).row_count == 4)
+        await wait_for(pilot, lambda: app.screen.query_one("#proposals", DataTable).row_count == 6)
         await pilot.press("8")
         log = app.screen.query_one(RichLog)
         await wait_for(pilot, lambda: len(log.lines) >= 5)

@@ -2,7 +2,9 @@
 
 Each test drives one section with ``App.run_test()`` on the admin socket of the first node and
 checks what it shows against what the node's API says. The devnet is shared (session fixture);
-the restart test stops and restarts the console's node, so it runs last in this module.
+the restart test stops and restarts the console's node, so it runs last in this module (the
+governance section's real-node tests are in ``test_real_governance``, collected before this
+one; the helpers are in ``tests.tui.real``).
 """
 
 from __future__ import annotations
@@ -10,20 +12,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widget import Widget
 from textual.widgets import DataTable, Input, RichLog, Select, Static
 
 from node.core import smt
 from node.core.hashing import sha256
 from tests.integration.cluster import cid_for
-from tests.tui.conftest import wait_for
 from tests.tui.devnet import (
     OWN,
     OWN_PREFILL,
@@ -33,7 +31,7 @@ from tests.tui.devnet import (
     prefill_schema,
     stop_node,
 )
-from tui.app import CalpeApp, make_app
+from tests.tui.real import PAGE, api, column, console, focus, section, text, wait
 from tui.client.http import AdminClient
 from tui.screens.block_detail import BlockDetailScreen
 from tui.screens.change_form import ChangeForm
@@ -44,69 +42,9 @@ from tui.screens.export import ExportDialog
 from tui.screens.forms import IssueForm
 from tui.screens.ledger import EventFilter, LedgerScreen
 from tui.screens.plugins import NO_PLUGINS
-from tui.state import AppConfig
 from tui.widgets.heads import NO_BLOCKS, HeadsTable
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.asyncio]
-
-SIZE = (120, 40)
-WAIT_S = 20.0
-PAGE = 5
-
-
-def config() -> AppConfig:
-    """Status polls rarely, so what moves on screen comes from the live stream; quick retries."""
-    return AppConfig(refresh_s=60.0, backoff_initial_s=0.2, backoff_max_s=1.0, page_size=PAGE)
-
-
-@asynccontextmanager
-async def console(devnet: Devnet) -> AsyncIterator[tuple[CalpeApp, Pilot[None]]]:
-    app = make_app(AdminClient.for_socket(devnet.own.socket), config())
-    async with app.run_test(size=SIZE) as pilot:
-        await wait(pilot, lambda: app.status is not None and app.connection.up)
-        yield app, pilot
-
-
-@asynccontextmanager
-async def api(devnet: Devnet) -> AsyncIterator[AdminClient]:
-    """Another operator's client on the same node (writes the console did not make)."""
-    async with AdminClient.for_socket(devnet.own.socket) as client:
-        yield client
-
-
-async def wait(
-    pilot: Pilot[None], condition: Callable[[], object], shown: Callable[[], str] | None = None
-) -> None:
-    """``wait_for`` with a longer timeout; ``shown`` says what was on screen if it times out."""
-    try:
-        await wait_for(pilot, condition, timeout=WAIT_S)
-    except pytest.fail.Exception:
-        if shown is not None:
-            pytest.fail(f"timed out; the screen showed: {shown()!r}")
-        raise
-
-
-async def section(pilot: Pilot[None], key: str, mode: str) -> Any:
-    app = pilot.app
-    assert isinstance(app, CalpeApp)
-    await pilot.press(key)
-    await wait(pilot, lambda: app.current_mode == mode)
-    return app.screen
-
-
-async def focus(pilot: Pilot[None], widget: Widget) -> None:
-    """Focus ``widget`` and wait until it has it (``focus()`` only schedules the change, and a
-    key pressed before it lands goes to the widget focused before)."""
-    widget.focus()
-    await wait(pilot, lambda: pilot.app.focused is widget)
-
-
-def text(widget: Static) -> str:
-    return str(widget.render())
-
-
-def column(table: DataTable[object], index: int) -> list[str]:
-    return [str(table.get_row_at(row)[index]) for row in range(table.row_count)]
 
 
 async def issue_new(client: AdminClient, label: str) -> tuple[str, int]:

@@ -74,17 +74,23 @@ def test_credential_lookup(snap_compare: SnapCompare, size: tuple[int, int]) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("size", SIZES)
+def test_governance(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """Members, proposals in every state, and the first (open) proposal's detail."""
+    assert snap_compare(fake_app(), terminal_size=size, run_before=go("6", rows("#proposals", 6)))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("key", "ready_when"),
     [
         ("2", rows("#peers-table", 2)),
         ("5", rows("#cp-table", 12)),
-        ("6", rows("#members", 3)),
         ("7", rows("#plugin-table", 3)),
         ("8", lambda p: len(p.app.screen.query_one(RichLog).lines) >= 8),
         ("question_mark", lambda p: p.app.current_mode == "help"),
     ],
-    ids=["peers", "checkpoints", "governance", "plugins", "logs", "help"],
+    ids=["peers", "checkpoints", "plugins", "logs", "help"],
 )
 def test_sections_at_80x24(
     snap_compare: SnapCompare, key: str, ready_when: Callable[[Pilot[Any]], bool]
@@ -116,5 +122,21 @@ def test_issue_form_with_errors(snap_compare: SnapCompare) -> None:
         pilot.app.screen.query_one("#credential_id", Input).value = "0x12"
         pilot.app.screen.query_one("#credential_id", Input).focus()
         await pilot.press("enter")
+
+    assert snap_compare(fake_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.slow
+def test_propose_form_with_errors(snap_compare: SnapCompare) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await go("6", rows("#proposals", 6))(pilot)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: bool(pilot.app.screen.query("#agency_id")))
+        form = pilot.app.screen
+        for name, value in [("agency_id", "Gi.X"), ("ed25519", "12"), ("addresses", "nope")]:
+            form.query_one(f"#{name}", Input).value = value
+        form.query_one("#addresses", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "nope" in str(form.query_one("#form-error").render()))
 
     assert snap_compare(fake_app(), terminal_size=(80, 24), run_before=run_before)

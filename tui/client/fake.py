@@ -10,41 +10,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from tui.client import fake_data as data
+from tui.client import fake_status
 from tui.client.errors import ApiError, NodeUnreachable
+from tui.client.fake_governance import DEFAULT_LIFETIME_S, FakeGovernance
 from tui.client.fake_ledger import FakeLedger
+from tui.client.governance import Governance, KnownAction, ProposalReceipt
 from tui.client.models import (
     CREDENTIAL_CLASSES,
     LOG_LEVELS,
     REVOCATION_REASONS,
     SUSPENSION_REASONS,
-    Alert,
     BlockDetail,
     BlockSummary,
     Checkpoint,
     CredentialRecord,
     EventPage,
-    Head,
     LogLine,
     Peer,
     Plugin,
     ProofBundle,
-    RskAccount,
     Status,
-    StreamEvent,
     WriteResult,
 )
 from tui.client.protocol import MAX_EVENTS_LIMIT, request_id
+from tui.client.stream import StreamEvent
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-UPTIME_S = 3 * 86_400 + 4 * 3600 + 12 * 60
+_GOV_PROPOSED: dict[str, object] = {"kind": "governance.proposed"}
+_GOV_VOTED: dict[str, object] = {"kind": "governance.voted"}
 
 
 def _bad(message: str) -> ApiError:
-    return ApiError("invalid_request", message, 400)
+    return ApiError("bad_request", message, 400)
+
+
+def _unknown_credential(issuer: str, credential_id: str) -> ApiError:
+    return ApiError("unknown_credential", f"{issuer} never issued credential {credential_id}", 404)
 
 
 def _check_hex(value: str, what: str) -> None:
@@ -57,7 +63,8 @@ class FakeClient:
 
     ``stream_interval_s`` paces the live stream (a new block per tick); ``None`` keeps the stream
     silent, for deterministic tests. ``set_reachable(False)`` makes every call fail as a stopped
-    node would.
+    node would; ``busy = True`` makes every governance write fail as a node with a full block
+    queue does (503 ``busy``).
     """
 
     def __init__(
@@ -71,13 +78,18 @@ class FakeClient:
         self.ledger = FakeLedger(history, self.now_ms())
         self.stream_interval_s = stream_interval_s
         self.reachable = True
+        self.busy = False
         self.calls: list[str] = []
         self._down = asyncio.Event()
         self._writes: dict[str, WriteResult] = {}
+        self._proposals: dict[str, ProposalReceipt] = {}
         self._plugins = data.plugins()
         self._checkpoints = data.checkpoints(self.now_ms())
         self._logs = data.logs(self.now_ms())
         self.ledger.seed(self.now_ms())
+        self.gov = FakeGovernance(self.now_ms() // 1000)
+        self._pushed: deque[StreamEvent] = deque()
+        self._poke = asyncio.Event()
 
     @property
     def where(self) -> str:
@@ -92,14 +104,21 @@ class FakeClient:
             self._down = asyncio.Event()
         else:
             self._down.set()
+            self._poke.set()
 
     def _enter(self, name: str) -> None:
         self.calls.append(name)
         if not self.reachable:
             raise NodeUnreachable(self.where, "connection refused")
 
+    def _enter_write(self, name: str) -> None:
+        self._enter(name)
+        if self.busy:
+            raise ApiError("busy", "12 events are waiting; retry shortly", 503)
+
     async def aclose(self) -> None:
         self._down.set()
+        self._poke.set()
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -108,82 +127,11 @@ class FakeClient:
         return self._build_status()
 
     def _build_status(self) -> Status:
-        now = self.now_ms()
-        return Status(
-            agency_id=self.ledger.own,
-            agency_name=data.AGENCIES[0][1],
-            network="gibraltar-devnet",
-            network_id=data.hexhash("network", "gibraltar-devnet"),
-            version="0.1.0",
-            started_ms=now - UPTIME_S * 1000,
-            uptime_s=UPTIME_S,
-            events_per_s=self.ledger.events_per_s,
-            heads=self._heads(),
-            peers=self._peers(),
-            checkpoint=self._checkpoints[0],
-            rsk=RskAccount(
-                account="0x" + data.hexhash("account")[:40],
-                balance_wei=str(42_100_000_000_000_000),
-                chain_id=33,
-                endpoint="http://127.0.0.1:4444",
-            ),
-            alerts=self._alerts(now),
-        )
-
-    def _heads(self) -> tuple[Head, ...]:
-        heads = []
-        for agency, name in data.AGENCIES:
-            summary = self.ledger.head(agency)
-            heads.append(
-                Head(
-                    agency_id=agency,
-                    name=name,
-                    height=summary.height,
-                    block_hash=summary.block_hash,
-                    timestamp_ms=summary.timestamp_ms,
-                    state_root=summary.state_root,
-                    log_root=data.hexhash("log", agency, summary.height),
-                    lag_blocks=3 if agency == "gi.health" else 0,
-                )
-            )
-        return tuple(heads)
-
-    def _peers(self) -> tuple[Peer, ...]:
-        now = self.now_ms()
-        return (
-            Peer(
-                peer_id="12D3KooW" + data.hexhash("peer", "gi.civil")[:44],
-                agency_id="gi.civil",
-                addrs=("/ip4/10.0.0.2/tcp/7400",),
-                connected=True,
-                score=12.5,
-                latency_ms=3.1,
-                last_seen_ms=now - 1_000,
-            ),
-            Peer(
-                peer_id="12D3KooW" + data.hexhash("peer", "gi.health")[:44],
-                agency_id="gi.health",
-                addrs=("/ip4/10.0.0.3/tcp/7400",),
-                connected=True,
-                score=-2.0,
-                latency_ms=48.0,
-                last_seen_ms=now - 9_000,
-            ),
-        )
-
-    def _alerts(self, now: int) -> tuple[Alert, ...]:
-        alert = Alert(
-            id="a-lag-gi.health",
-            level="warning",
-            kind="lagging_peer",
-            message="gi.health is 3 blocks behind its peers",
-            at_ms=now - 120_000,
-        )
-        return (alert,)
+        return fake_status.build_status(self.ledger, self._checkpoints[0], self.now_ms())
 
     async def peers(self) -> tuple[Peer, ...]:
         self._enter("peers")
-        return self._peers()
+        return fake_status.peers(self.now_ms())
 
     async def events(
         self,
@@ -200,7 +148,7 @@ class FakeClient:
         if not 1 <= limit <= MAX_EVENTS_LIMIT:
             raise _bad(f"limit must be 1..{MAX_EVENTS_LIMIT}")
         if cursor is not None and not cursor.isdigit():
-            raise _bad("cursor is not one this node issued")
+            raise ApiError("bad_cursor", "cursor is not one this node issued", 400)
         start = int(cursor) if cursor is not None else None
         return self.ledger.page(
             start=start,
@@ -222,21 +170,21 @@ class FakeClient:
         self._enter("block")
         detail = self.ledger.block(agency, height)
         if detail is None:
-            raise ApiError("not_found", f"no block {agency}/{height}", 404)
+            raise ApiError("unknown_block", f"{agency} has no block at height {height}", 404)
         return detail
 
     async def credential(self, issuer: str, credential_id: str) -> CredentialRecord:
         self._enter("credential")
         record = self.ledger.credential(issuer, credential_id)
         if record is None:
-            raise ApiError("not_found", f"credential {credential_id} of {issuer} is unknown", 404)
+            raise _unknown_credential(issuer, credential_id)
         return record
 
     async def proof(self, issuer: str, credential_id: str) -> ProofBundle:
         self._enter("proof")
         record = self.ledger.credential(issuer, credential_id)
         if record is None:
-            raise ApiError("not_found", f"credential {credential_id} of {issuer} is unknown", 404)
+            raise _unknown_credential(issuer, credential_id)
         checkpoint = self._checkpoints[0]
         raw: dict[str, Any] = {
             "version": 1,
@@ -347,23 +295,79 @@ class FakeClient:
         self._plugins[name] = plugin
         return plugin
 
+    # -- governance -----------------------------------------------------------------------------
+
+    async def governance(self) -> Governance:
+        self._enter("governance")
+        return self.gov.document()
+
+    async def propose(
+        self,
+        action: KnownAction,
+        *,
+        expires_s: int | None = None,
+        request_id: str | None = None,
+    ) -> ProposalReceipt:
+        self._enter_write("propose")
+        rid = _rid(request_id)
+        if rid in self._proposals:
+            return self._proposals[rid]
+        checked = self.gov.parse(action.model_dump())
+        now_s = self.now_ms() // 1000
+        expires = now_s + DEFAULT_LIFETIME_S if expires_s is None else expires_s
+        height = self.ledger.height(self.ledger.own) + 1
+        pid = self.gov.propose(self.ledger.own, checked, expires, height, now_s)
+        detail = self.ledger.append_block(self.ledger.own, self.now_ms(), [_GOV_PROPOSED])
+        receipt = ProposalReceipt(proposal_id=pid, receipt=self.ledger.committed(rid, detail))
+        self._proposals[rid] = receipt
+        self.push(StreamEvent("governance", self.gov.document()))
+        return receipt
+
+    async def vote(self, proposal_id: str, *, request_id: str | None = None) -> WriteResult:
+        self._enter_write("vote")
+        rid = _rid(request_id)
+        if rid in self._writes:
+            return self._writes[rid]
+        self.gov.vote(self.ledger.own, proposal_id, self.now_ms() // 1000)
+        detail = self.ledger.append_block(self.ledger.own, self.now_ms(), [_GOV_VOTED])
+        result = self.ledger.committed(rid, detail)
+        self._writes[rid] = result
+        self.push(StreamEvent("governance", self.gov.document()))
+        return result
+
+    def vote_as(self, agency: str, proposal_id: str) -> None:
+        """Another member's vote arriving (as the node would learn it from gossip)."""
+        self.gov.vote(agency, proposal_id, self.now_ms() // 1000)
+        self.ledger.append_block(agency, self.now_ms(), [_GOV_VOTED])
+        self.push(StreamEvent("governance", self.gov.document()))
+
     # -- live -----------------------------------------------------------------------------------
+
+    def push(self, event: StreamEvent) -> None:
+        """Send ``event`` on the live stream now (what a node does when its state changes)."""
+        self._pushed.append(event)
+        self._poke.set()
 
     async def stream(self) -> AsyncIterator[StreamEvent]:
         self._enter("stream")
         down = self._down
         ticks = 0
+        loop = asyncio.get_running_loop()
+        next_tick = None if self.stream_interval_s is None else loop.time() + self.stream_interval_s
         while True:
-            if self.stream_interval_s is None:
-                await down.wait()
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(down.wait(), timeout=self.stream_interval_s)
+            timeout = None if next_tick is None else max(next_tick - loop.time(), 0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), timeout=timeout)
+            self._poke.clear()
             if down.is_set():
                 raise NodeUnreachable(self.where, "connection reset")
-            ticks += 1
-            for event in self._tick(ticks):
-                yield event
+            while self._pushed:
+                yield self._pushed.popleft()
+            if next_tick is not None and loop.time() >= next_tick:
+                next_tick += self.stream_interval_s or 0
+                ticks += 1
+                for event in self._tick(ticks):
+                    yield event
 
     def _tick(self, ticks: int) -> list[StreamEvent]:
         now = self.now_ms()

@@ -143,7 +143,7 @@ class FakeLedger:
         self.tail.extend(built)
         return detail
 
-    def _committed(self, rid: str, detail: BlockDetail, **extra: object) -> WriteResult:
+    def committed(self, rid: str, detail: BlockDetail, **extra: object) -> WriteResult:
         return WriteResult.model_validate(
             {
                 "request_id": rid,
@@ -163,7 +163,7 @@ class FakeLedger:
         self.schemas.add((agency, schema_id))
         event: dict[str, object] = {"kind": "schema.published", "schema_id": schema_id}
         detail = self.append_block(agency, self.end_ms, [event])
-        return self._committed(rid, detail, schema_id=schema_id)
+        return self.committed(rid, detail, schema_id=schema_id)
 
     def issue(
         self,
@@ -205,7 +205,7 @@ class FakeLedger:
         self.credentials[(agency, credential_id)] = CredentialRecord(
             credential=credential, history=detail.events
         )
-        return self._committed(rid, detail, credential=credential)
+        return self.committed(rid, detail, credential=credential)
 
     def change(
         self,
@@ -236,7 +236,7 @@ class FakeLedger:
         self.credentials[(agency, credential_id)] = CredentialRecord(
             credential=credential, history=(*record.history, *detail.events)
         )
-        return self._committed(rid, detail, credential=credential)
+        return self.committed(rid, detail, credential=credential)
 
     def live_block(self, tick: int, now_ms: int) -> BlockSummary:
         """A block as the stream would announce it: issued credentials from a rotating agency."""

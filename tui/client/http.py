@@ -13,6 +13,12 @@ import httpx
 from httpx_sse import SSEError, aconnect_sse
 
 from tui.client.errors import ApiError, NodeUnreachable
+from tui.client.governance import (
+    Governance,
+    KnownAction,
+    ProposalReceipt,
+    VoteReceipt,
+)
 from tui.client.models import (
     BlockDetail,
     BlockSummary,
@@ -24,11 +30,10 @@ from tui.client.models import (
     Plugin,
     ProofBundle,
     Status,
-    StreamEvent,
     WriteResult,
-    stream_event,
 )
 from tui.client.protocol import MAX_EVENTS_LIMIT, request_id
+from tui.client.stream import StreamEvent, stream_event
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +233,29 @@ class AdminClient:
         action = "enable" if enabled else "disable"
         data = await self._post(f"/v1/plugins/{_seg(name)}/{action}", {})
         return Plugin.model_validate(data["plugin"])
+
+    # -- governance -----------------------------------------------------------------------------
+
+    async def governance(self) -> Governance:
+        return Governance.model_validate(await self._get("/v1/governance"))
+
+    async def propose(
+        self,
+        action: KnownAction,
+        *,
+        expires_s: int | None = None,
+        request_id: str | None = None,
+    ) -> ProposalReceipt:
+        body: dict[str, Any] = {"request_id": _rid(request_id), "action": action.model_dump()}
+        if expires_s is not None:
+            body["expires_s"] = expires_s
+        data = await self._post("/v1/governance/proposals", body)
+        return ProposalReceipt.model_validate(data)
+
+    async def vote(self, proposal_id: str, *, request_id: str | None = None) -> WriteResult:
+        path = f"/v1/governance/proposals/{_seg(proposal_id)}/votes"
+        data = await self._post(path, {"request_id": _rid(request_id)})
+        return VoteReceipt.model_validate(data).receipt
 
     # -- live -----------------------------------------------------------------------------------
 

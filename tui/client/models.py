@@ -6,7 +6,6 @@ breaking an older console. Parse with ``Model.model_validate(json_dict)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +22,8 @@ EVENT_KINDS = (
     "credential.reinstated",
     "schema.published",
     "agency.key_rotated",
+    "governance.proposed",
+    "governance.voted",
 )
 REVOCATION_REASONS = (
     "unspecified",
@@ -221,39 +222,3 @@ class ProofBundle(Model):
     def credential_id(self) -> str | None:
         value = self.raw.get("credential_id")
         return value if isinstance(value, str) else None
-
-
-class Dropped(Model):
-    """The stream fell behind and skipped ``count`` updates (the node's bus is bounded)."""
-
-    count: int
-
-
-StreamPayload = BlockSummary | Alert | Status | LogLine | Checkpoint | Dropped
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """One server-sent event from ``/v1/stream``, parsed by its ``event:`` name."""
-
-    kind: str
-    data: StreamPayload
-
-
-STREAM_MODELS: dict[str, type[Model]] = {
-    "block": BlockSummary,
-    "alert": Alert,
-    "status": Status,
-    "log": LogLine,
-    "checkpoint": Checkpoint,
-    "dropped": Dropped,
-}
-
-
-def stream_event(kind: str, data: dict[str, Any]) -> StreamEvent | None:
-    """Parse one SSE message; ``None`` for an event name this console does not know."""
-    model = STREAM_MODELS.get(kind)
-    if model is None:
-        return None
-    payload = model.model_validate(data)
-    return StreamEvent(kind, payload)  # type: ignore[arg-type]

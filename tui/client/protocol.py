@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
+from tui.client.governance import Governance, KnownAction, ProposalReceipt
 from tui.client.models import (
     BlockDetail,
     BlockSummary,
@@ -18,9 +19,9 @@ from tui.client.models import (
     Plugin,
     ProofBundle,
     Status,
-    StreamEvent,
     WriteResult,
 )
+from tui.client.stream import StreamEvent
 
 MAX_EVENTS_LIMIT = 500
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -107,6 +108,26 @@ class ClientProtocol(Protocol):
     async def set_plugin(self, name: str, enabled: bool) -> Plugin: ...
 
     async def logs(self, level: str | None = None, limit: int = 200) -> tuple[LogLine, ...]: ...
+
+    async def governance(self) -> Governance:
+        """``GET /v1/governance``: members, quorum, interval and proposals (newest first)."""
+        ...
+
+    async def propose(
+        self,
+        action: KnownAction,
+        *,
+        expires_s: int | None = None,
+        request_id: str | None = None,
+    ) -> ProposalReceipt:
+        """Propose ``action`` (it counts as this agency's approval); ``expires_s`` is when it
+        lapses, in Unix seconds (the node picks a default when ``None``)."""
+        ...
+
+    async def vote(self, proposal_id: str, *, request_id: str | None = None) -> WriteResult:
+        """Approve ``proposal_id`` as this node's agency. A vote cannot be withdrawn; a second
+        one is refused with 409, an unknown proposal with 404."""
+        ...
 
     def stream(self) -> AsyncIterator[StreamEvent]:
         """Server-sent events until the connection ends; ``NodeUnreachable`` when it drops."""

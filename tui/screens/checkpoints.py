@@ -11,7 +11,8 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from tui.client.errors import ClientError
-from tui.client.models import Checkpoint, StreamEvent
+from tui.client.models import Checkpoint
+from tui.client.stream import StreamEvent
 from tui.format import ago, short, utc
 from tui.screens.base import CalpeScreen
 from tui.widgets.paint import painted

@@ -9,7 +9,8 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
-from tui.client.models import BlockSummary, Checkpoint, Status, StreamEvent
+from tui.client.models import BlockSummary, Checkpoint, Status
+from tui.client.stream import StreamEvent
 from tui.format import LOW_BALANCE_RBTC, duration, short
 from tui.screens.base import CalpeScreen
 from tui.widgets.alerts import AlertList

@@ -3,6 +3,8 @@ in a worker and stays open to show the node's refusal; it closes with the commit
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,19 +18,23 @@ from tui.client.models import CREDENTIAL_CLASSES, WriteResult
 from tui.client.protocol import ClientProtocol
 from tui.validate import date_s, hex_id
 
+ResultT = TypeVar("ResultT")
 
-class WriteForm(ModalScreen[WriteResult | None]):
-    """Shared frame: title, fields from ``fields()``, an error line, Submit/Cancel."""
+
+class WriteForm(ModalScreen[ResultT | None], Generic[ResultT]):
+    """Shared frame: title, fields from ``fields()``, an error line, Submit/Cancel. It dismisses
+    with what ``write()`` returns once the node has committed it."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]  # noqa: RUF012
     TITLE_TEXT = ""
+    FORM_ID = ""
 
     def __init__(self, client: ClientProtocol) -> None:
         super().__init__()
         self.client = client
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog", id=self.FORM_ID or None):
             yield Static(self.TITLE_TEXT, classes="dialog-title")
             yield from self.fields()
             yield Static("", id="form-error", classes="form-error")
@@ -64,7 +70,7 @@ class WriteForm(ModalScreen[WriteResult | None]):
     def check(self) -> list[str]:
         return []
 
-    async def write(self) -> WriteResult:
+    async def write(self) -> ResultT:
         raise NotImplementedError
 
     @work(exclusive=True)
@@ -79,7 +85,7 @@ class WriteForm(ModalScreen[WriteResult | None]):
         self.dismiss(result)
 
 
-class IssueForm(WriteForm):
+class IssueForm(WriteForm[WriteResult]):
     TITLE_TEXT = "Issue a credential"
 
     def fields(self) -> ComposeResult:
@@ -117,7 +123,7 @@ class IssueForm(WriteForm):
         )
 
 
-class SchemaForm(WriteForm):
+class SchemaForm(WriteForm[WriteResult]):
     TITLE_TEXT = "Publish a schema"
 
     def fields(self) -> ComposeResult:

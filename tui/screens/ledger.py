@@ -11,25 +11,21 @@ from dataclasses import dataclass
 from textual import on, work
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Select, Static
 
 from tui.client.errors import ClientError
-from tui.client.models import (
-    EVENT_KINDS,
-    BlockSummary,
-    Dropped,
-    Event,
-    EventPage,
-    Status,
-    StreamEvent,
-)
+from tui.client.models import EVENT_KINDS, BlockSummary, Event, EventPage, Status
+from tui.client.stream import Dropped, StreamEvent
 from tui.format import parse_when, short, utc
 from tui.screens.base import CalpeScreen
 from tui.screens.block_detail import BlockDetailScreen
 from tui.validate import hex_id
-from tui.widgets.paint import painted
+from tui.widgets.cell import Cell
+from tui.widgets.page_table import PageTable
+from tui.widgets.paint import tinted
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +72,7 @@ class LedgerScreen(CalpeScreen):
             yield Input(placeholder="credential id (64 hex)", id="f-credential", compact=True)
             yield Input(placeholder="since: -2h/2025-06-01", id="f-since", compact=True)
             yield Input(placeholder="until", id="f-until", compact=True)
-        yield DataTable[object](id="events", cursor_type="row", zebra_stripes=True)
+        yield PageTable(id="events", cursor_type="row", zebra_stripes=True)
         yield Static("", id="page-info", classes="hint")
 
     def on_mount(self) -> None:
@@ -137,12 +133,12 @@ class LedgerScreen(CalpeScreen):
         table.clear()
         for event in events:
             table.add_row(
-                utc(event.timestamp_ms),
-                event.agency_id,
-                f"{event.height}.{event.index}",
-                painted(self.app, event.kind),
-                short(event.credential_id, 12),
-                event.reason or (short(event.schema_id, 8) if event.schema_id else ""),
+                Cell(utc(event.timestamp_ms)),
+                Cell(event.agency_id),
+                Cell(f"{event.height}.{event.index}"),
+                tinted(self.app, event.kind),
+                Cell(short(event.credential_id, 12)),
+                Cell(event.reason or (short(event.schema_id, 8) if event.schema_id else "")),
                 key=f"{event.agency_id}/{event.height}/{event.index}",
             )
 
@@ -157,9 +153,15 @@ class LedgerScreen(CalpeScreen):
             if self.new_events or self.missed
             else ""
         )
-        self.query_one("#page-info", Static).update(
+        info = self.query_one("#page-info", Static)
+        text = Content.from_markup(
             f"page {number} · {count} events · {more}{back}Enter block{fresh}"
         )
+        # A new layout re-renders the whole screen (half of a page turn's time): ask for one only
+        # when the line wraps differently.
+        room = info.content_region.width
+        lines = -(-text.cell_length // room) if room else 0
+        info.update(text, layout=not room or lines != info.content_region.height)
 
     # -- paging ----------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ from textual.widget import Widget
 from textual.widgets import RichLog, Select, Static
 
 from tui.client.errors import ClientError
-from tui.client.models import LOG_LEVELS, LogLine, StreamEvent
+from tui.client.models import LOG_LEVELS, LogLine
+from tui.client.stream import StreamEvent
 from tui.format import tone, utc
 from tui.screens.base import CalpeScreen
 

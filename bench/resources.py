@@ -1,0 +1,303 @@
+"""Resources benchmark: one node process's memory and disk as its ledger grows. Prints JSON.
+
+Starts ONE real node (``calpe node run``, a one-agency network, as the integration cluster starts
+its nodes) and feeds it ``--events`` credential issuances through its admin API, the way an
+agency's case system would: ``--clients`` concurrent clients, each sending ``/v1/credentials/batch``
+requests of ``--batch`` (<= 500) operations. Every ``--interval`` seconds it samples the node
+process's resident memory (``VmRSS``) and open file descriptors from ``/proc``, and the size of its
+data directory (apparent bytes, as LevelDB left it: not compacted). Reports, against targets:
+
+- **RSS**: maximum over the run and at the end (<= 300 MiB);
+- **disk**: bytes per event at the end (<= 400), also after a full LevelDB compaction of the
+  stopped node's database (the figure ``bench.ingest`` reports);
+- **events/s** acknowledged, and the whole series for plotting.
+
+Progress goes to stderr at each sample (the full run takes minutes). ``--smoke``: a few thousand.
+
+    python -m bench.resources                 # 1,000,000 events
+    python -m bench.resources --smoke --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import plyvel
+
+from bench.network import machine
+from bench.soak import sample as process_sample
+from node.config import load_config
+from node.devnet import create_local_network
+from tests.integration.cluster import NodeProcess, free_port
+
+AGENCY = "gi.resources"
+TARGETS = {"rss_mib_max": 300.0, "disk_bytes_per_event": 400.0}
+SERIES_COLUMNS = ["t_s", "events", "rss_mib", "disk_bytes", "fds"]
+RETRY_PAUSE_S = 0.2
+"""Back-off after a refusal (503: the producer's queue is full) before resending the batch."""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    events: int
+    """Credentials to issue in all."""
+    batch: int
+    """Operations per ``/v1/credentials/batch`` request (the API takes at most 500)."""
+    clients: int
+    """Concurrent clients, each with one request in flight."""
+    interval_s: float
+    """Seconds between samples of RSS and disk."""
+
+
+FULL = Sizes(events=1_000_000, batch=500, clients=4, interval_s=2.0)
+SMOKE = Sizes(events=5_000, batch=250, clients=2, interval_s=0.1)
+
+
+@dataclass
+class Counts:
+    acked: int = 0
+    refused: int = 0
+    """Batches refused (503) and resent."""
+    dropped: int = 0
+    """Requests whose connection failed (resent)."""
+
+
+@dataclass
+class Sampler:
+    """Samples one process and one directory; keeps the series, reports progress on stderr."""
+
+    pid: int
+    data_dir: Path
+    target: int
+    started: float = field(default_factory=time.monotonic)
+    rows: list[list[float]] = field(default_factory=list)
+
+    def sample(self, events: int) -> None:
+        rss, fds = process_sample(self.pid)
+        disk = dir_bytes(self.data_dir)
+        elapsed = time.monotonic() - self.started
+        self.rows.append([round(elapsed, 2), events, round(rss, 2), disk, fds])
+        rate = events / elapsed if elapsed > 0 else 0.0
+        per_event = f"{disk / events:,.0f} B/event" if events else "-"
+        print(
+            f"resources: {events:,}/{self.target:,} events  {rate:,.0f}/s  RSS {rss:,.1f} MiB  "
+            f"disk {disk / 1e6:,.1f} MB ({per_event})  fds {fds}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def dir_bytes(path: Path) -> int:
+    """Apparent size of the files under ``path``; files LevelDB deletes meanwhile count 0."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(os.path.join(root, name)).st_size
+    return total
+
+
+def start_node(root: Path) -> tuple[NodeProcess, Path]:
+    """A one-agency network (quorum 1) under ``root``; its node started; ``(node, data_dir)``."""
+    port = free_port()
+    made = create_local_network(
+        root, [(AGENCY, "Resources bench")], quorum=1, base_port=port, scrypt_n=2**10
+    )
+    node = NodeProcess(AGENCY, made.configs[AGENCY], port)
+    node.start()
+    return node, load_config(node.config).node.data_dir
+
+
+# ------------------------------------------------------------------------------ load
+def batch_body(schema: str, first: int, count: int) -> bytes:
+    """A batch of ``count`` issuances with deterministic, distinct credential ids."""
+    operations = [
+        {
+            "op": "issue",
+            "credential_id": hashlib.sha256(f"resources/{i}".encode()).hexdigest(),
+            "schema_id": schema,
+            "valid_from_s": 1_700_000_000,
+            "valid_until_s": 2_000_000_000,
+        }
+        for i in range(first, first + count)
+    ]
+    return json.dumps({"request_id": str(uuid.uuid4()), "operations": operations}).encode()
+
+
+async def feed(node: NodeProcess, schema: str, sizes: Sizes, sampler: Sampler) -> Counts:
+    """Issue ``sizes.events`` credentials with ``sizes.clients`` concurrent clients, sampling."""
+    counts = Counts()
+    next_first = 0
+    done = asyncio.Event()
+    limits = httpx.Limits(max_connections=sizes.clients, max_keepalive_connections=sizes.clients)
+    transport = httpx.AsyncHTTPTransport(uds=str(node.socket), limits=limits)
+    headers = {"content-type": "application/json"}
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        nonlocal next_first
+        while next_first < sizes.events:
+            first, count = next_first, min(sizes.batch, sizes.events - next_first)
+            next_first += count
+            body = batch_body(schema, first, count)
+            while not await _send(client, body, headers, counts):
+                await asyncio.sleep(RETRY_PAUSE_S)
+            counts.acked += count
+
+    async def sample_loop() -> None:
+        while not done.is_set():
+            sampler.sample(counts.acked)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), sizes.interval_s)
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://calpe", timeout=120) as c:
+        sampling = asyncio.create_task(sample_loop())
+        try:
+            await asyncio.gather(*(client_loop(c) for _ in range(sizes.clients)))
+        finally:
+            done.set()
+            await sampling
+    return counts
+
+
+async def _send(
+    client: httpx.AsyncClient, body: bytes, headers: dict[str, str], counts: Counts
+) -> bool:
+    """POST one batch: True once committed, False to resend; raises on a refusal to accept it."""
+    try:
+        response = await client.post("/v1/credentials/batch", content=body, headers=headers)
+    except httpx.TransportError:
+        counts.dropped += 1
+        return False
+    if response.status_code == 503:
+        counts.refused += 1
+        return False
+    if response.status_code != 200:
+        raise RuntimeError(f"batch refused: {response.status_code} {response.text[:500]}")
+    return True
+
+
+# ------------------------------------------------------------------------------ report
+def compacted_bytes(data_dir: Path) -> int:
+    """Size of the (stopped) node's database after a full LevelDB compaction."""
+    db = plyvel.DB(str(data_dir))
+    try:
+        db.compact_range()
+    finally:
+        db.close()
+    return dir_bytes(data_dir)
+
+
+def summary(rows: list[list[float]], events: int, seconds: float) -> dict[str, Any]:
+    rss = [row[2] for row in rows]
+    disk_end = int(rows[-1][3])
+    return {
+        "events": events,
+        "seconds": round(seconds, 2),
+        "events_per_s": round(events / seconds, 1),
+        "rss_mib": {"start": rss[0], "max": max(rss), "end": rss[-1]},
+        "fds": {"start": rows[0][4], "max": max(row[4] for row in rows), "end": rows[-1][4]},
+        "disk": {"bytes_end": disk_end, "bytes_per_event_end": round(disk_end / events, 1)},
+    }
+
+
+def verdicts(result: dict[str, Any]) -> dict[str, bool]:
+    return {
+        "rss_mib_max": result["rss_mib"]["max"] <= TARGETS["rss_mib_max"],
+        "disk_bytes_per_event": result["disk"]["bytes_per_event_end"]
+        <= TARGETS["disk_bytes_per_event"],
+    }
+
+
+def run(sizes: Sizes, root: Path, compact: bool = True) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "benchmark": "resources",
+        "sizes": asdict(sizes),
+        "machine": machine(),
+    }
+    node, data_dir = start_node(root)
+    try:
+        schema = node.publish_schema()
+        assert node.process is not None
+        sampler = Sampler(node.process.pid, data_dir, sizes.events)
+        counts = asyncio.run(feed(node, schema, sizes, sampler))
+        seconds = time.monotonic() - sampler.started
+        sampler.sample(counts.acked)
+        blocks = node.heads()[AGENCY]["height"]
+    finally:
+        if node.running:
+            node.stop()
+    result.update(summary(sampler.rows, counts.acked, seconds))
+    result.update(blocks=blocks, refused_batches=counts.refused, dropped_requests=counts.dropped)
+    if compact:
+        size = compacted_bytes(data_dir)
+        result["disk"].update(
+            bytes_compacted=size, bytes_per_event_compacted=round(size / counts.acked, 1)
+        )
+    result["series"] = {"columns": SERIES_COLUMNS, "rows": sampler.rows}
+    result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    result["targets"] = TARGETS
+    result["targets_met"] = verdicts(result)
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    met = result["targets_met"]
+    rows = [
+        ("RSS max (MiB)", result["rss_mib"]["max"], "<= 300", met["rss_mib_max"]),
+        ("RSS at end (MiB)", result["rss_mib"]["end"], "", None),
+        (
+            "disk bytes/event at end",
+            result["disk"]["bytes_per_event_end"],
+            "<= 400",
+            met["disk_bytes_per_event"],
+        ),
+        ("  after compaction", result["disk"].get("bytes_per_event_compacted", "-"), "", None),
+        ("events/s", result["events_per_s"], "", None),
+    ]
+    lines = [f"{'figure':<28}{'value':>12}  {'target':<9}met"]
+    for name, value, target, ok in rows:
+        verdict = "" if ok is None else ("yes" if ok else "NO")
+        lines.append(f"{name:<28}{value:>12}  {target:<9}{verdict}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.resources", description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=FULL.events)
+    parser.add_argument("--batch", type=int, default=FULL.batch, help="operations per request")
+    parser.add_argument("--clients", type=int, default=FULL.clients)
+    parser.add_argument("--interval", type=float, default=FULL.interval_s, help="seconds")
+    parser.add_argument("--no-compact", action="store_true", help="skip the compacted figure")
+    parser.add_argument("--smoke", action="store_true", help="a few thousand events (CI)")
+    parser.add_argument("--json", action="store_true", help="print only JSON")
+    parser.add_argument("--out", type=Path, help="also write the JSON to this file")
+    args = parser.parse_args(argv)
+    sizes = SMOKE if args.smoke else Sizes(args.events, args.batch, args.clients, args.interval)
+    if not 1 <= sizes.batch <= 500 or sizes.events < 1 or sizes.clients < 1:
+        parser.error("need --events >= 1, 1 <= --batch <= 500 and --clients >= 1")
+    with tempfile.TemporaryDirectory(prefix="calpe-bench-resources-") as tmp:
+        result = run(sizes, Path(tmp), compact=not args.no_compact)
+    text = json.dumps(result, indent=2)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    print(text)
+    if not args.json:
+        print(table(result), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
