@@ -60,13 +60,17 @@ def proposed_ids(node: NodeProcess) -> list[str]:
 def test_show(node: tuple[NodeProcess, bytes]) -> None:
     process, _ = node
     doc = calpe_json("governance", "show", "--config", process.config)
-    assert doc["epoch"] == 0 and doc["quorum"] == 2 and doc["proposals"] == []
+    assert doc["epoch"] == 0 and doc["quorum"] == 2
+    # the peer's proposal is in a block, not yet in a checkpoint: listed open with its approval
+    assert [(p["proposer"], p["state"], p["approvals"]) for p in doc["proposals"]] == [
+        (PEER, "open", [PEER])
+    ]
     assert [m["agency_id"] for m in doc["members"]] == [AGENCY, PEER, "gi.transport"]
     table = calpe("governance", "show", "--socket", process.socket)
     assert table.returncode == 0, table.stderr
     assert "epoch 0: quorum 2 of 3 active members, a checkpoint every 30 s" in table.stdout
     assert "AGENCY" in table.stdout and "gi.transport" in table.stdout
-    assert "no proposals" in table.stdout
+    assert "open" in table.stdout and "checkpoint every 120 s" in table.stdout
 
 
 def test_propose_every_action_type(node: tuple[NodeProcess, bytes], tmp_path: Path) -> None:
@@ -187,7 +191,8 @@ def test_vote(node: tuple[NodeProcess, bytes]) -> None:
     assert prefix.returncode == 2 and "give the full 64-hex id" in prefix.stderr
     declined = answering("n\n", "governance", "vote", pid, *config)
     assert declined.returncode == 2 and "aborted" in declined.stderr
-    assert f"Approve proposal {pid}" in declined.stderr
+    assert f"Approve proposal {pid[:16]}" in declined.stderr
+    assert "to checkpoint every 120 s by gi.registry" in declined.stderr
     accepted = answering("y\n", "governance", "vote", pid, "--json", *config)
     assert accepted.returncode == 0, accepted.stderr
     doc: dict[str, Any] = json.loads(accepted.stdout)
@@ -210,9 +215,9 @@ def test_rotate_keys(node: tuple[NodeProcess, bytes]) -> None:
         "ed25519": done["ed25519"],
         "secp256k1_address": done["secp256k1_address"],
     }
-    table = calpe("governance", "rotate-keys", "--yes", *config)
-    assert table.returncode == 0, table.stderr
-    assert "back up the node's keystore now" in table.stdout
+    # a second rotation waits until a checkpoint adopts the first (the contract knows one key)
+    again = calpe("governance", "rotate-keys", "--yes", *config)
+    assert again.returncode == 1 and "not adopted by a checkpoint yet" in again.stderr
 
 
 def wait_adopted(socket: Path, pid: str, timeout: float = 30) -> None:
@@ -221,7 +226,7 @@ def wait_adopted(socket: Path, pid: str, timeout: float = 30) -> None:
     checked = False
 
     def listed(doc: dict[str, Any]) -> bool:
-        return any(p["proposal_id"] == pid for p in doc["proposals"])
+        return any(p["proposal_id"] == pid and p["state"] != "open" for p in doc["proposals"])
 
     with AdminHttp(socket, hint="-") as api:
         for event, data in api.stream():  # a status event every 2 s bounds each wait

@@ -157,7 +157,11 @@ def test_install_then_sync_reaches_the_source_and_verifies(
         assert report.blocks_checked == 3
 
         # The credential revoked after the cut was active at the base: proven there.
-        revoked = _status_ids(source_store, a0)[0]
+        revoked = next(
+            cid
+            for cid in _status_ids(source_store, a0)
+            if source_store.credential(a0, cid).status is Status.REVOKED  # type: ignore[union-attr]
+        )
         assert target.credential(a0, revoked).status is Status.REVOKED  # type: ignore[union-attr]
         record, proof = target.credential_proof(a0, revoked, cut[a0].height)
         assert record is not None and record.status is Status.ACTIVE
