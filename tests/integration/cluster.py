@@ -18,17 +18,22 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from node.config import load_config
 from node.devnet import create_local_network
 from node.keyfiles import load_keystore
 from node.storage.store import LedgerStore
+from plugins.rsk_bridge.anvil import Anvil, find_anvil, start_anvil
+from plugins.rsk_bridge.chain import ChainClient
+from plugins.rsk_bridge.devnet_anchor import AnchorSetup, anchor_devnet
+from plugins.rsk_bridge.rsk_strict import RskStrictProxy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -363,3 +368,49 @@ def _rewrite_network(config: Path, port: int, peers: list[tuple[str, int]]) -> N
     network = f'[network]\nlisten = ["/ip4/127.0.0.1/tcp/{port}"]\npeers = [\n{lines}\n]\n'
     text = re.sub(r"\[network\]\n.*?(?=\n\[|\Z)", network.rstrip("\n"), text, flags=re.S)
     config.write_text(text)
+
+
+@dataclass
+class AnchoredCluster:
+    """A cluster whose nodes anchor checkpoints on anvil, behind the RSK-strict proxy."""
+
+    cluster: Cluster
+    anvil: Anvil
+    proxy: RskStrictProxy
+    setup: AnchorSetup
+    nodes: list[NodeProcess]
+    """The cluster's nodes, and any a test starts besides (all are killed at the end)."""
+
+    def chain(self) -> ChainClient:
+        return ChainClient(self.anvil.url, 33, contract=self.setup.contract, poll_interval=0.05)
+
+
+@contextlib.contextmanager
+def anchored_cluster(
+    root: Path, bridge: dict[str, Any], *, n: int = 3, checkpoint_interval_s: int = 5
+) -> Iterator[AnchoredCluster]:
+    """``n`` running node processes, checkpoints every few seconds anchored on a fresh anvil
+    (0.5 s blocks) through the RSK-strict proxy; asserts at the end that RSK would have taken
+    every request the bridges made. Skips when anvil is not installed."""
+    if find_anvil() is None:
+        pytest.skip("anvil is not installed: run `npm install` at the repository root")
+    cluster = Cluster(root, n, checkpoint_interval_s=checkpoint_interval_s)
+    nodes = list(cluster.nodes)
+    with start_anvil(block_time=0.5) as anvil, RskStrictProxy(anvil.url) as proxy:
+        setup = anchor_devnet(
+            cluster.configs,
+            cluster.genesis,
+            proxy.url,
+            anvil.dev_keys[0],
+            scrypt_n=2**10,
+            bridge=bridge,
+        )
+        try:
+            for node in nodes:
+                node.start()
+            yield AnchoredCluster(cluster, anvil, proxy, setup, nodes)
+        finally:
+            for node in nodes:
+                if node.running:
+                    node.kill()
+        assert proxy.rejections == [], "the bridge did something RSK refuses"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,13 @@ import pytest
 
 from node.keyfiles import create_keystore, write_private_file
 from node.network import peer_id_from_ed25519_public
-from plugins.rsk_bridge.anvil import Anvil, find_anvil, start_anvil
 from plugins.rsk_bridge.chain import ChainClient
-from plugins.rsk_bridge.devnet_anchor import AnchorSetup, anchor_devnet
-from plugins.rsk_bridge.rsk_strict import RskStrictProxy
 from plugins.rsk_bridge.settings import create_fee_keystore
 from tests.integration.cluster import (
-    Cluster,
+    AnchoredCluster,
     NodeProcess,
     _rewrite_network,
+    anchored_cluster,
     cid_for,
     free_port,
     wait_until,
@@ -31,51 +28,16 @@ from tests.integration.cluster import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 NEW = "gi.agency3"
-
-
-@dataclass
-class Network:
-    cluster: Cluster
-    anvil: Anvil
-    setup: AnchorSetup
-    nodes: list[NodeProcess]
-
-    def chain(self) -> ChainClient:
-        return ChainClient(self.anvil.url, 33, contract=self.setup.contract, poll_interval=0.05)
-
-    def running(self) -> list[NodeProcess]:
-        return [n for n in self.nodes if n.running]
+BRIDGE = {"confirmations": 2, "poll_interval_s": 0.3, "relay_delay_s": 3.0}
 
 
 @pytest.fixture
-def network(tmp_path: Path) -> Iterator[Network]:
-    if find_anvil() is None:
-        pytest.skip("anvil is not installed: run `npm install` at the repository root")
-    cluster = Cluster(tmp_path, 3, checkpoint_interval_s=5)
-    nodes = list(cluster.nodes)
-    with start_anvil(block_time=0.5) as anvil:
-        proxy = RskStrictProxy(anvil.url).start()
-        try:
-            setup = anchor_devnet(
-                cluster.configs,
-                cluster.genesis,
-                proxy.url,
-                anvil.dev_keys[0],
-                scrypt_n=2**10,
-                bridge={"confirmations": 2, "poll_interval_s": 0.3, "relay_delay_s": 3.0},
-            )
-            for node in nodes:
-                node.start()
-            yield Network(cluster, anvil, setup, nodes)  # the test appends the joiner
-        finally:
-            for node in nodes:
-                if node.running:
-                    node.kill()
-            proxy.stop()
-    assert proxy.rejections == [], "the bridge did something RSK refuses"
+def network(tmp_path: Path) -> Iterator[AnchoredCluster]:
+    with anchored_cluster(tmp_path, BRIDGE) as anchored:
+        yield anchored
 
 
-def _new_member_node(net: Network, agency_id: str) -> tuple[NodeProcess, dict[str, Any]]:
+def _new_member_node(net: AnchoredCluster, agency_id: str) -> tuple[NodeProcess, dict[str, Any]]:
     """What a joining agency does on its own server: keys, a fee account, a node config."""
     template = net.cluster.nodes[0]
     directory = template.config.parent.parent / agency_id
@@ -153,11 +115,13 @@ def _connected(node: NodeProcess) -> set[str]:
     return {p["peer_id"] for p in node.get("/v1/peers")["peers"]}
 
 
-def _chain_signers(net: Network) -> set[str]:
+def _chain_signers(net: AnchoredCluster) -> set[str]:
     return {a.lower() for a in net.chain().signers()}
 
 
-def test_an_agency_joins_another_leaves_and_a_third_rotates_its_keys(network: Network) -> None:
+def test_an_agency_joins_another_leaves_and_a_third_rotates_its_keys(
+    network: AnchoredCluster,
+) -> None:
     net = network
     a, b, c = net.nodes
     for node in (a, b, c):
@@ -181,7 +145,7 @@ def test_an_agency_joins_another_leaves_and_a_third_rotates_its_keys(network: Ne
     wait_until(lambda: new_address in _chain_signers(net), 90, "the contract's new signer set")
 
     # --- it joins by snapshot, syncs, issues and co-signs -----------------------------------
-    net.nodes.append(joiner)
+    net.nodes.append(joiner)  # killed with the others at the end
     joiner.start(args=("--snapshot-join",), timeout=120)
     wait_until(lambda: net.cluster.converged([0, 1, 2]) and _synced(joiner, a), 120, "joiner sync")
     issued = _issue(joiner, "joined")

@@ -5,9 +5,6 @@ blocks after the cut, and converges with the others."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,11 +13,7 @@ import pytest
 from node.config import load_config
 from node.storage import integrity, schema, snapshot_install
 from node.storage.store import LedgerStore
-from plugins.rsk_bridge.anvil import find_anvil, start_anvil
-from plugins.rsk_bridge.chain import ChainClient
-from plugins.rsk_bridge.devnet_anchor import anchor_devnet
-from plugins.rsk_bridge.rsk_strict import RskStrictProxy
-from tests.integration.cluster import REPO, Cluster, NodeProcess, cid_for, wait_until
+from tests.integration.cluster import Cluster, NodeProcess, anchored_cluster, cid_for, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -46,65 +39,38 @@ def _confirmed_epochs(node: NodeProcess) -> list[int]:
     return [r["epoch"] for r in records if r["state"] == "confirmed"]
 
 
-def _start_joining(node: NodeProcess) -> None:
-    """``node.start()`` with ``--snapshot-join`` (the join runs before the admin API is up)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "node.cli", "node", "run", "--config", str(node.config)]
-    with node.log_path.open("ab") as log:
-        node.process = subprocess.Popen(
-            [*command, "--snapshot-join"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO
-        )
-    wait_until(node._answers, 120, f"{node.agency_id} to join by snapshot and serve its API")
-
-
 def test_a_replacement_node_joins_by_snapshot(tmp_path: Path) -> None:
-    if find_anvil() is None:
-        pytest.skip("anvil is not installed: run `npm install` at the repository root")
-    cluster = Cluster(tmp_path, 3, checkpoint_interval_s=5)
-    a, b, c = cluster.nodes
-    with start_anvil(block_time=0.5) as anvil, RskStrictProxy(anvil.url) as proxy:
-        setup = anchor_devnet(
-            cluster.configs,
-            cluster.genesis,
-            proxy.url,
-            anvil.dev_keys[0],
-            scrypt_n=2**10,
-            bridge=BRIDGE,
+    with anchored_cluster(tmp_path, BRIDGE) as anchored:
+        cluster = anchored.cluster
+        a, b, c = cluster.nodes
+        before = {n.agency_id: _issue(n, "before", k) for n, k in ((a, 12), (b, 8), (c, 3))}
+        wait_until(cluster.converged, 30, "the three nodes to converge")
+        heads = {x: h["height"] for x, h in a.heads().items()}
+        # The cut of every epoch starting from now on holds all of those blocks.
+        first_epoch = _epoch_now(cluster) + 1
+        epoch = wait_until(
+            lambda: max((e for e in _confirmed_epochs(c) if e >= first_epoch), default=0),
+            90,
+            "a confirmed checkpoint covering the issued credentials",
         )
-        try:
-            cluster.start()
-            before = {n.agency_id: _issue(n, "before", k) for n, k in ((a, 12), (b, 8), (c, 3))}
-            wait_until(cluster.converged, 30, "the three nodes to converge")
-            heads = {x: h["height"] for x, h in a.heads().items()}
-            # The cut of every epoch starting from now on holds all of those blocks.
-            first_epoch = _epoch_now(cluster) + 1
-            epoch = wait_until(
-                lambda: max((e for e in _confirmed_epochs(c) if e >= first_epoch), default=0),
-                90,
-                "a confirmed checkpoint covering the issued credentials",
-            )
-            chain = ChainClient(anvil.url, 33, contract=setup.contract)
-            assert chain.checkpoint_of(epoch).root != bytes(32)
+        assert anchored.chain().checkpoint_of(epoch).root != bytes(32)
 
-            after_b = _issue(b, "after", 2)  # B's own blocks after the cut come back by sync
-            wait_until(cluster.converged, 30, "B's late blocks to reach A and C")
-            b.stop()
-            _issue(a, "after", 3)
+        after_b = _issue(b, "after", 2)  # B's own blocks after the cut come back by sync
+        wait_until(cluster.converged, 30, "B's late blocks to reach A and C")
+        b.stop()
+        _issue(a, "after", 3)
 
-            data_dir = load_config(b.config).node.data_dir
-            data_dir.rename(data_dir.with_name("data.replaced"))
-            _start_joining(b)
-            wait_until(cluster.converged, 60, "the joined node to catch up")
-            assert "joined by snapshot" in b.log_path.read_text()
-            for issuer, ids in (*before.items(), (b.agency_id, after_b)):
-                found = b.get(f"/v1/credentials/{issuer}/{ids[-1]}")
-                assert found["credential"]["status"] == "active", found
-            bundle = b.get(f"/v1/credentials/{a.agency_id}/{before[a.agency_id][0]}/proof")
-            assert bundle["checkpoint"]["epoch"] >= epoch, bundle
-        finally:
-            for node in cluster.nodes:
-                if node.running:
-                    node.kill()
+        data_dir = load_config(b.config).node.data_dir
+        data_dir.rename(data_dir.with_name("data.replaced"))
+        b.start(args=("--snapshot-join",), timeout=120)  # the join runs before the API is up
+        wait_until(cluster.converged, 60, "the joined node to catch up")
+        assert "joined by snapshot" in b.log_path.read_text()
+        for issuer, ids in (*before.items(), (b.agency_id, after_b)):
+            found = b.get(f"/v1/credentials/{issuer}/{ids[-1]}")
+            assert found["credential"]["status"] == "active", found
+        bundle = b.get(f"/v1/credentials/{a.agency_id}/{before[a.agency_id][0]}/proof")
+        assert bundle["checkpoint"]["epoch"] >= epoch, bundle
+        b.stop()
     _check_joined_store(b, heads)
 
 
