@@ -65,9 +65,18 @@ def _plots_module() -> Any:
         raise click.UsageError(BENCH_EXTRA_HINT.format(exc)) from exc
 
 
+def _use_source_tree() -> None:
+    """The process-level benchmarks drive real nodes with the integration-test harness
+    (``tests/integration/cluster.py``): make it importable when run from a source checkout."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "tests" / "integration").is_dir() and str(root) not in sys.path:
+        sys.path.append(str(root))
+
+
 def run_benchmark(name: str, argv: list[str], plot_dir: Path | None) -> int:
     """Run benchmark ``name`` with ``argv``; draw its figures into ``plot_dir``; its exit code."""
     plots = _plots_module() if plot_dir is not None else None
+    _use_source_tree()
     module = importlib.import_module(BENCHMARKS[name])
     tee = _Tee(sys.stdout)
     with contextlib.redirect_stdout(tee):

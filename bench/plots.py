@@ -72,7 +72,17 @@ def ingest_cost(doc: Doc) -> Figure | None:
     _target(rate, targets.get("events_per_s"), "target")
     rate.set_ylabel("events per second")
     rate.set_ylim(bottom=0)
-    disk.plot(events, [m["disk_bytes_per_event"] for m in marks], marker="o", label="compacted")
+    disk.plot(
+        events, [m["disk_bytes_per_event"] for m in marks], marker="o", label="no checkpoints"
+    )
+    pruned = (doc.get("checkpoint_pruning") or {}).get("marks") or []
+    if pruned:  # the history below each anchored cut pruned, as a running node does
+        disk.plot(
+            [m["events"] for m in pruned],
+            [m["disk_bytes_per_event"] for m in pruned],
+            marker="s",
+            label="checkpoints pruning history",
+        )
     _target(disk, targets.get("disk_bytes_per_event"), "target")
     disk.set_ylabel("disk bytes per event")
     disk.set_ylim(bottom=0)
