@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -39,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from bench.report import emit
 from tests.integration.cluster import Cluster, NodeProcess, cid_for, wait_until
 
 TARGETS = {
@@ -377,12 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = SMOKE if args.smoke else FULL
     with tempfile.TemporaryDirectory(prefix="calpe-bench-network-") as tmp:
         result = run(sizes, Path(tmp))
-    text = json.dumps(result, indent=2)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
-    print(text)
-    if not args.json:
-        print(table(result), file=sys.stderr)
+    emit(result, args.out, None if args.json else table(result))
     return 0
 
 

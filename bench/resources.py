@@ -38,6 +38,7 @@ import httpx
 import plyvel
 
 from bench.network import machine
+from bench.report import emit
 from bench.soak import sample as process_sample
 from node.config import load_config
 from node.devnet import create_local_network
@@ -290,12 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need --events >= 1, 1 <= --batch <= 500 and --clients >= 1")
     with tempfile.TemporaryDirectory(prefix="calpe-bench-resources-") as tmp:
         result = run(sizes, Path(tmp), compact=not args.no_compact)
-    text = json.dumps(result, indent=2)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
-    print(text)
-    if not args.json:
-        print(table(result), file=sys.stderr)
+    emit(result, args.out, None if args.json else table(result))
     return 0
 
 

@@ -29,7 +29,6 @@ from node.core.governance import (
     CutEvent,
     Governance,
     advance,
-    decode_governance,
     genesis_governance,
     with_pending,
 )
@@ -171,10 +170,6 @@ class GovernanceService:
         for epoch in sorted(self._recent)[:-_CACHE]:
             del self._recent[epoch]
         self._announce(before, new)
-
-    def install_blob(self, blob: bytes) -> Governance:
-        """Decode a governance state handed over in a snapshot (the caller verified its source)."""
-        return decode_governance(blob)
 
     def _announce(self, before: Governance, after: Governance) -> None:
         for proposal in after.proposals:

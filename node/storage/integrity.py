@@ -171,9 +171,9 @@ def _verify_agency(
             if block.height != expected_height:
                 fail(expected_height, f"stored block is at height {block.height}")
                 break
-            forced = store.forced_keys(agency_id, head.height)
-            if forced is not None:  # governance replaced the agency's keys from here on
-                head = replace(head, ed25519_public=forced[0], secp256k1_address=forced[1])
+            keys = store.keys_at(agency_id, head.height + 1)
+            if (head.ed25519_public, head.secp256k1_address) != keys:  # a forced rotation
+                head = replace(head, ed25519_public=keys[0], secp256k1_address=keys[1])
             applied = apply_block(
                 head, block, state, network_id=store.network_id, now_ms=_FAR_FUTURE_MS
             )
@@ -361,9 +361,7 @@ def _reset_heads(store: LedgerStore) -> None:
     db = store.raw_db
     with db.write_batch(transaction=True, sync=True) as batch:
         for agency_id, num in agency_numbers(db).items():
-            agency = store.initial_agency(agency_id)
-            if agency is not None:
-                batch.put(schema.head(num), codec.encode_head(AgencyHead.initial(agency)))
+            batch.put(schema.head(num), codec.encode_head(store.initial_head(agency_id)))
     store.reset_caches()
 
 

@@ -19,19 +19,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import plyvel
 
-from node.core.block import GENESIS_PREV_HASH
 from node.core.checkpoint import CutLeaf
 from node.core.checkpoint_protocol import CheckpointRecord
 from node.core.encoding import as_list, as_uint, decode, encode, expect_version
 from node.core.errors import StorageError
-from node.core.hashing import ZERO_HASH
 from node.core.ledger import AgencyHead
-from node.core.merkle_log import CompactRange, frontier_nodes
+from node.core.merkle_log import frontier_nodes
 from node.core.snapshot import CREDENTIAL, SCHEMA, LeafInfo, StateBuilder, StateEntry, read_entry
 from node.core.status import SchemaRecord, StatusRecord
 from node.storage import codec, schema
@@ -147,25 +145,12 @@ def discard(store: LedgerStore) -> None:
                 for key in chunk:
                     batch.delete(key)
     with db.write_batch(transaction=True, sync=True) as batch:
-        for agency_id, head in heads.items():
-            agency = store.genesis.agency(agency_id)
-            initial = AgencyHead.initial(agency) if agency is not None else _emptied(head)
+        for agency_id in heads:
+            initial = store.initial_head(agency_id)
             batch.put(schema.head(store._num(agency_id)), codec.encode_head(initial))
         batch.delete(schema.meta(schema.META_SNAPSHOT_JOIN))
     store.reset_caches()
     logger.info("discarded snapshot install path=%s", store.path)
-
-
-def _emptied(head: AgencyHead) -> AgencyHead:
-    return replace(
-        head,
-        height=0,
-        block_hash=GENESIS_PREV_HASH,
-        timestamp_ms=0,
-        state_root=ZERO_HASH,
-        log=CompactRange(),
-        frozen=False,
-    )
 
 
 # --- installing -----------------------------------------------------------------------------
@@ -293,7 +278,7 @@ def base_rows(store: LedgerStore, num: int, head: AgencyHead) -> dict[bytes, byt
         schema.log_node(num, level, index): hash_
         for (level, index), hash_ in zip(frontier_nodes(head.height), head.log.hashes, strict=True)
     }
-    agency = store.genesis.agency(head.agency_id)
+    agency = store.initial_agency(head.agency_id)
     if agency is None or (agency.ed25519_public, agency.secp256k1_address) != (
         head.ed25519_public,
         head.secp256k1_address,

@@ -63,20 +63,7 @@ def manifest_leaves(store: LedgerStore, record: CheckpointRecord) -> list[LeafIn
 
 def keys_at(store: LedgerStore, agency_id: str, height: int) -> tuple[bytes, bytes]:
     """``(ed25519_public, secp256k1_address)`` in force after block ``height``."""
-    head = store.head(agency_id)
-    if height >= head.height:
-        return head.ed25519_public, head.secp256k1_address
-    found: bytes | None = None
-    for key, value in store.raw_db.iterator(prefix=schema.rotations(store._num(agency_id))):
-        if schema.height_of_block_key(key) > height:
-            break
-        found = value
-    if found is not None:
-        return found[:32], found[32:]
-    agency = store.genesis.agency(agency_id)
-    if agency is None:
-        raise StorageError(f"no keys of {agency_id} at height {height}")
-    return agency.ed25519_public, agency.secp256k1_address
+    return store.keys_at(agency_id, height + 1)
 
 
 def timestamp_at(store: LedgerStore, agency_id: str, height: int) -> int:

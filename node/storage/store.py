@@ -246,7 +246,12 @@ class LedgerStore(LedgerQueries):
 
     def key_at(self, agency_id: str, height: int) -> bytes:
         """The Ed25519 key that must sign ``agency_id``'s block at ``height``."""
-        return self._key_at(PendingBatch(self._db), agency_id, height)
+        return self._keys_at(PendingBatch(self._db), agency_id, height)[0]
+
+    def keys_at(self, agency_id: str, height: int) -> tuple[bytes, bytes]:
+        """``(ed25519_public, secp256k1_address)`` in force for ``agency_id``'s block at
+        ``height``: its first keys, then its own and governance's rotations before it."""
+        return self._keys_at(PendingBatch(self._db), agency_id, height)
 
     def _slot(self, agency_id: str) -> _AgencySlot:
         slot = self._slots.get(agency_id)
@@ -267,18 +272,19 @@ class LedgerStore(LedgerQueries):
                 return agency_id
         return None
 
-    def _key_at(self, batch: PendingBatch, agency_id: str, height: int) -> bytes:
+    def _keys_at(self, batch: PendingBatch, agency_id: str, height: int) -> tuple[bytes, bytes]:
         slot = self._slot(agency_id)
         rotations = slot.rotations + [
             (h, pub, addr) for num, h, pub, addr in batch.rotations if num == slot.num
         ]
         before = [r for r in rotations if r[0] < height]
         if before:
-            return max(before)[1]
+            _height, pub, addr = max(before)
+            return pub, addr
         agency = self.initial_agency(agency_id)
         if agency is None:
             raise NotMemberError(f"{agency_id!r} is not a member of this network")
-        return agency.ed25519_public
+        return agency.ed25519_public, agency.secp256k1_address
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -318,9 +324,9 @@ class LedgerStore(LedgerQueries):
         head = batch.heads.get(num) or self._heads[agency_id]
         if 1 <= block.height <= head.height:
             return self._seen(batch, num, head, block, raw)
-        forced = self.forced_keys(agency_id, head.height)
-        if forced is not None and (head.ed25519_public, head.secp256k1_address) != forced:
-            head = replace(head, ed25519_public=forced[0], secp256k1_address=forced[1])
+        keys = self._keys_at(batch, agency_id, head.height + 1)
+        if (head.ed25519_public, head.secp256k1_address) != keys:  # replayed past a forced rotation
+            head = replace(head, ed25519_public=keys[0], secp256k1_address=keys[1])
         removed = self._removed.get(agency_id)
         if removed is not None and block.height > removed:
             raise NotMemberError(
@@ -351,7 +357,7 @@ class LedgerStore(LedgerQueries):
         if stored_raw is None:
             raise StorageError(f"{block.agency_id} block {block.height} is missing; run verify")
         stored = decode_block(stored_raw)
-        key = self._key_at(batch, block.agency_id, block.height)
+        key = self._keys_at(batch, block.agency_id, block.height)[0]
         verify_block_signature(key, block.hash, block.signature)
         proof = make_proof(stored.header, stored.signature, block.header, block.signature)
         writer.add_equivocation(batch, num, proof, (block.hash, raw), replace(head, frozen=True))
@@ -524,10 +530,15 @@ class LedgerStore(LedgerQueries):
             return None
         return Agency(agency_id, agency_id, raw[:32], raw[32:])
 
-    def forced_keys(self, agency_id: str, height: int) -> tuple[bytes, bytes] | None:
-        """The keys governance imposed on ``agency_id`` from block ``height + 1``, if any."""
-        raw = self._db.get(schema.forced_rotation(self._num(agency_id), height))
-        return None if raw is None else (raw[:32], raw[32:])
+    def initial_head(self, agency_id: str) -> AgencyHead:
+        """The head ``agency_id``'s log starts from (what a rebuild or a discarded join resets)."""
+        agency = self.initial_agency(agency_id)
+        if agency is None:
+            raise StorageError(
+                f"{self.path}: {agency_id} is numbered but neither in the genesis nor admitted; "
+                "run calpe db verify"
+            )
+        return AgencyHead.initial(agency)
 
     def removed_height(self, agency_id: str) -> int | None:
         """Where a removed agency's log ends (its later blocks are refused); None if a member."""
@@ -584,7 +595,7 @@ class LedgerStore(LedgerQueries):
     ) -> str | None:
         cut_height = gov.cut_heights.get(agency_id, 0)
         head = self._heads[agency_id]
-        if head.height < cut_height or self._key_at(batch, agency_id, cut_height + 1) == ed:
+        if head.height < cut_height or self._keys_at(batch, agency_id, cut_height + 1)[0] == ed:
             return None
         num = self._num(agency_id)
         if head.height > cut_height:
