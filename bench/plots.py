@@ -212,6 +212,9 @@ def resources(doc: Doc) -> Figure | None:
     targets = doc.get("targets", {})
     figure, (rss, disk) = _figure(2, "One node: memory and disk vs ledger size")
     rss.plot(events, [r[col["rss_mib"]] for r in rows], label="RSS")
+    for name, label in (("anon_mib", "anonymous"), ("file_mib", "mapped files (page cache)")):
+        if name in col:  # older documents lack the split
+            rss.plot(events, [r[col[name]] for r in rows], linestyle="--", label=label)
     _target(rss, targets.get("rss_mib_max"), "target")
     rss.set_ylabel("resident memory (MiB)")
     per_event = [r[col["disk_bytes"]] / r[col["events"]] for r in rows]

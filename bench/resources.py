@@ -46,7 +46,10 @@ from tests.integration.cluster import NodeProcess, free_port
 
 AGENCY = "gi.resources"
 TARGETS = {"rss_mib_max": 300.0, "disk_bytes_per_event": 400.0}
-SERIES_COLUMNS = ["t_s", "events", "rss_mib", "disk_bytes", "fds"]
+SERIES_COLUMNS = ["t_s", "events", "rss_mib", "disk_bytes", "fds", "anon_mib", "file_mib"]
+"""``anon_mib``: the process's own memory (heap, LevelDB's memtables and cache); ``file_mib``: file
+pages mapped into it, mostly LevelDB's table files (it maps every open table; the kernel's page
+cache, shared and reclaimable). ``rss_mib`` is their sum (and shared memory, ~0 here)."""
 RETRY_PAUSE_S = 0.2
 """Back-off after a refusal (503: the producer's queue is full) before resending the batch."""
 
@@ -88,17 +91,31 @@ class Sampler:
 
     def sample(self, events: int) -> None:
         rss, fds = process_sample(self.pid)
+        anon, mapped = rss_split_mib(self.pid)
         disk = dir_bytes(self.data_dir)
         elapsed = time.monotonic() - self.started
-        self.rows.append([round(elapsed, 2), events, round(rss, 2), disk, fds])
+        self.rows.append(
+            [round(elapsed, 2), events, round(rss, 2), disk, fds, round(anon, 2), round(mapped, 2)]
+        )
         rate = events / elapsed if elapsed > 0 else 0.0
         per_event = f"{disk / events:,.0f} B/event" if events else "-"
         print(
-            f"resources: {events:,}/{self.target:,} events  {rate:,.0f}/s  RSS {rss:,.1f} MiB  "
+            f"resources: {events:,}/{self.target:,} events  {rate:,.0f}/s  RSS {rss:,.1f} MiB "
+            f"(anon {anon:,.1f}, file {mapped:,.1f})  "
             f"disk {disk / 1e6:,.1f} MB ({per_event})  fds {fds}",
             file=sys.stderr,
             flush=True,
         )
+
+
+def rss_split_mib(pid: int) -> tuple[float, float]:
+    """``(anonymous, file-backed)`` resident MiB of ``pid`` (``RssAnon``, ``RssFile``)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("RssAnon", "RssFile"):
+            fields[name] = int(value.split()[0]) / 1024
+    return fields.get("RssAnon", 0.0), fields.get("RssFile", 0.0)
 
 
 def dir_bytes(path: Path) -> int:
@@ -209,6 +226,8 @@ def summary(rows: list[list[float]], events: int, seconds: float) -> dict[str, A
         "seconds": round(seconds, 2),
         "events_per_s": round(events / seconds, 1),
         "rss_mib": {"start": rss[0], "max": max(rss), "end": rss[-1]},
+        "rss_anon_mib": {"max": max(row[5] for row in rows), "end": rows[-1][5]},
+        "rss_file_mib": {"max": max(row[6] for row in rows), "end": rows[-1][6]},
         "fds": {"start": rows[0][4], "max": max(row[4] for row in rows), "end": rows[-1][4]},
         "disk": {"bytes_end": disk_end, "bytes_per_event_end": round(disk_end / events, 1)},
     }
@@ -259,6 +278,8 @@ def table(result: dict[str, Any]) -> str:
     rows = [
         ("RSS max (MiB)", result["rss_mib"]["max"], "<= 300", met["rss_mib_max"]),
         ("RSS at end (MiB)", result["rss_mib"]["end"], "", None),
+        ("  anonymous, max", result["rss_anon_mib"]["max"], "", None),
+        ("  mapped files, max", result["rss_file_mib"]["max"], "", None),
         (
             "disk bytes/event at end",
             result["disk"]["bytes_per_event_end"],

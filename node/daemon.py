@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import logging.handlers
 import os
@@ -44,6 +45,23 @@ def setup_logging(log_file: Path | None, level: int = logging.INFO) -> None:
     # (with routine churn demoted to debug) under ``node.network.libp2p``.
 
 
+MALLOC_ARENAS = 2
+"""glibc gives threads that allocate (LevelDB's compaction, trio's worker threads) arenas of their
+own, each holding on to freed memory; two cut the RSS at 1M events by ~100 MiB (bench.resources)
+at no measured cost in events/s."""
+_M_ARENA_MAX = -8  # mallopt parameter, glibc's malloc.h
+
+
+def limit_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas; before any thread starts. Not glibc (musl, …): nothing to do."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    if not libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS):
+        log.warning("could not cap malloc arenas (mallopt refused)")
+
+
 def run_node(
     config: NodeConfig, params: NodeParams | None = None, *, snapshot_join: bool = False
 ) -> None:
@@ -51,6 +69,7 @@ def run_node(
 
     ``snapshot_join``: an empty database is first joined from a peer's snapshot.
     """
+    limit_malloc_arenas()
     genesis = config.load_genesis()
     agency_id, keys = load_keystore(config.node.keystore, config.passphrase())
     if agency_id != config.node.agency_id:

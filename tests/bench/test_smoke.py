@@ -26,6 +26,8 @@ EXPECTED = {
         "events_per_s",
         "rss_mib.max",
         "rss_mib.end",
+        "rss_anon_mib.max",
+        "rss_file_mib.max",
         "disk.bytes_per_event_end",
         "disk.bytes_per_event_compacted",
         "series.rows",
@@ -63,6 +65,8 @@ def test_benchmark_smoke_prints_json(name: str, tmp_path: Path) -> None:
     if name == "resources":  # fed up to its target, and the series ends there
         assert report["events"] == report["sizes"]["events"]
         assert report["series"]["rows"][-1][1] == report["events"]
+        split = report["rss_anon_mib"]["end"] + report["rss_file_mib"]["end"]
+        assert split <= report["rss_mib"]["end"] + 1  # VmRSS = anon + file (+ shmem)
     expected = {f"{stem}.png" for stem, _ in FIGURES.get(name, ())}
     drawn = {p.name for p in plots.iterdir()} if plots.exists() else set()
     assert drawn == expected
