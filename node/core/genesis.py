@@ -14,6 +14,7 @@ from typing import Any
 from node.core.encoding import encode
 from node.core.errors import ConfigError
 from node.core.hashing import sha256
+from node.core.keys import is_ed25519_public
 
 GENESIS_DOMAIN = b"calpe/genesis/v1\x00"
 AGENCY_ID_RE = re.compile(r"^[a-z][a-z0-9]*(\.[a-z0-9][a-z0-9-]*){0,3}$")
@@ -131,8 +132,8 @@ def _agency(raw: Any, index: int, fail: Any) -> Agency:
         raise fail(where, f"is malformed: {exc}") from None
     except ConfigError as exc:
         raise fail(f"{where}.agency_id", str(exc)) from None
-    if len(ed) != 32:
-        raise fail(f"{where}.ed25519", "must be a 32-byte hex public key")
+    if not is_ed25519_public(ed):
+        raise fail(f"{where}.ed25519", "must be a 32-byte hex Ed25519 public key (a curve point)")
     if len(addr) != 20:
         raise fail(f"{where}.secp256k1_address", "must be a 20-byte hex address")
     if not 0 < len(name) <= MAX_NAME_LEN or not name.isprintable():

@@ -24,6 +24,18 @@ def ed25519_public_from_seed(seed: bytes) -> bytes:
     return raw
 
 
+def is_ed25519_public(public: bytes) -> bool:
+    """Whether ``public`` is the 32-byte encoding of a point on Ed25519: a key nothing could ever
+    sign for is refused where it enters (genesis, governance, a rotation), not found out later."""
+    if len(public) != 32:
+        return False
+    try:
+        eddsa.import_public_key(public)
+    except ValueError:
+        return False
+    return True
+
+
 def ed25519_sign(seed: bytes, message: bytes) -> bytes:
     signer = eddsa.new(eddsa.import_private_key(seed), "rfc8032")
     signature: bytes = signer.sign(message)

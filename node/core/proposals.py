@@ -17,6 +17,7 @@ from node.core.encoding import as_bytes, as_list, as_text, as_uint, encode
 from node.core.errors import ConfigError, SchemaViolationError
 from node.core.genesis import check_agency_id
 from node.core.hashing import sha256
+from node.core.keys import is_ed25519_public
 
 PROPOSAL_DOMAIN = b"calpe/proposal/v1\x00"
 MAX_ADDRESSES = 4
@@ -201,6 +202,8 @@ def check_action(action: Action) -> None:
         len(action.ed25519_public) != 32 or len(action.secp256k1_address) != 20
     ):
         raise SchemaViolationError(f"{what}: keys must be a 32-byte key and a 20-byte address")
+    if isinstance(action, AddAgency | RotateKeys) and not is_ed25519_public(action.ed25519_public):
+        raise SchemaViolationError(f"{what}: the Ed25519 key is not a point on the curve")
     if isinstance(action, AddAgency):
         if len(action.addresses) > MAX_ADDRESSES:
             raise SchemaViolationError(f"{what}: at most {MAX_ADDRESSES} addresses")

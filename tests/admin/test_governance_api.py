@@ -136,6 +136,7 @@ BAD_PROPOSALS: list[tuple[Any, str]] = [
     ({"action": {"type": "remove_agency", "agency_id": 7}}, "action.agency_id"),
     ({"action": add(ed25519="zz" * 32)}, "action.ed25519 must be 64 hex digits"),
     ({"action": add(ed25519=None)}, "missing field(s): ed25519"),
+    ({"action": add(ed25519="02" + "00" * 31)}, "not a point on the curve"),
     ({"action": add(secp256k1_address="0x1234")}, "action.secp256k1_address must be 40 hex"),
     ({"action": add(addresses="/ip4/1.2.3.4/tcp/1")}, "action.addresses must be a list"),
     ({"action": add(addresses=["10.0.0.9:7400"])}, "is not a multiaddr"),

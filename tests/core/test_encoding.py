@@ -106,9 +106,9 @@ def _sample_events() -> dict[str, object]:
         "credential.suspended": CredentialSuspended(cid, SuspensionReason.COURT_ORDER),
         "credential.reinstated": CredentialReinstated(cid),
         "schema.published": SchemaPublished(sid, CredentialClass.DRIVING_LICENCE, 2),
-        "agency.key_rotated": AgencyKeyRotated(bytes(32), bytes(range(20))),
+        "agency.key_rotated": AgencyKeyRotated(cid, bytes(range(20))),  # cid: a curve point too
         "governance.proposed.add_agency": GovernanceProposed(
-            AddAgency("gi.tax", bytes(32), bytes(range(20)), ("/ip4/10.0.0.5/tcp/7400",)),
+            AddAgency("gi.tax", cid, bytes(range(20)), ("/ip4/10.0.0.5/tcp/7400",)),
             1_800_000_000,
         ),
         "governance.proposed.remove_agency": GovernanceProposed(

@@ -38,6 +38,7 @@ def test_network_id_ignores_formatting_but_not_content() -> None:
         (lambda d: d.update(rsk_chain_id=1), "field 'rsk_chain_id'"),
         (lambda d: d.update(network="Has Spaces"), "field 'network'"),
         (lambda d: d["agencies"][0].update(ed25519="abcd"), "agencies[0].ed25519"),
+        (lambda d: d["agencies"][0].update(ed25519="02" + "00" * 31), "agencies[0].ed25519"),
         (lambda d: d["agencies"][1].update(agency_id="BAD ID"), "agencies[1].agency_id"),
         (lambda d: d["agencies"][2].pop("secp256k1_address"), "secp256k1_address' is missing"),
         (lambda d: d["agencies"].reverse(), "sorted"),

@@ -25,6 +25,7 @@ from node.core.governance import (
     genesis_governance,
 )
 from node.core.hashing import sha256
+from node.core.keys import ed25519_public_from_seed
 from node.core.proposals import (
     AddAgency,
     RemoveAgency,
@@ -52,7 +53,12 @@ GENESIS = Genesis(
     1_700_000_000_000,
 )
 A, B, C = (a.agency_id for a in GENESIS.agencies)
-NEW = AddAgency("gi.tax", sha256(b"new-ed"), sha256(b"new-addr")[:20], ("/ip4/10.0.0.9/tcp/7400",))
+NEW = AddAgency(
+    "gi.tax",
+    ed25519_public_from_seed(sha256(b"new-ed")),
+    sha256(b"new-addr")[:20],
+    ("/ip4/10.0.0.9/tcp/7400",),
+)
 
 
 def _propose(agency: str, height: int, action: object, expires: int = EXPIRES) -> CutEvent:
@@ -249,6 +255,11 @@ def test_governance_events_round_trip_and_reject_bad_fields() -> None:
         )
     with pytest.raises(SchemaViolationError):
         encode_event(GovernanceProposed(SetCheckpointInterval(1), EXPIRES))
+    not_a_point = b"\x02" + bytes(31)  # 32 bytes, but no point of Ed25519 has this encoding
+    off_curve = (AddAgency("gi.x", not_a_point, bytes(20)), RotateKeys(C, not_a_point, bytes(20)))
+    for action in off_curve:
+        with pytest.raises(SchemaViolationError, match="not a point on the curve"):
+            encode_event(GovernanceProposed(action, EXPIRES))
 
 
 def test_actions_round_trip_through_json() -> None:

@@ -204,6 +204,13 @@ def test_key_rotation_switches_the_block_signing_key(net: TestNetwork) -> None:
         _apply(net, replica, forged)
 
 
+def test_rotation_to_a_key_off_the_curve_is_refused(net: TestNetwork) -> None:
+    author, _replica, _ = _issued_state(net)
+    rotation = AgencyKeyRotated(b"\x02" + bytes(31), bytes(20))  # 32 bytes, not a curve point
+    with pytest.raises(errors.SchemaViolationError, match="not an Ed25519 curve point"):
+        _author(net, author, [rotation])
+
+
 def test_frozen_agency_accepts_nothing(net: TestNetwork) -> None:
     author, replica, _ = _issued_state(net)
     replica.head = dataclasses.replace(replica.head, frozen=True)

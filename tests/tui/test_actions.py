@@ -13,7 +13,7 @@ from tui.client.fake_governance import FakeGovernance
 from tui.client.governance import AddAgency, RemoveAgency, SetCheckpointInterval, SetQuorum
 
 GOV = FakeGovernance(FAKE_NOW_MS // 1000).document()  # gi.civil, gi.health, gi.transport; quorum 2
-ED = "0f" * 32
+ED = "c3" * 32  # a point on Ed25519: the node refuses other keys
 ADDRESS = "0x" + "AB" * 20
 
 

@@ -16,7 +16,7 @@ from tui.screens.governance import NO_GOVERNANCE, GovernanceScreen
 from tui.screens.propose_form import ProposeForm
 
 OWN = "gi.transport"
-ED = "ab" * 32
+ED = "c3" * 32  # a point on Ed25519: the node refuses other keys
 ADDRESS = "0x" + "cd" * 20
 
 
