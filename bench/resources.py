@@ -1,11 +1,14 @@
 """Resources benchmark: one node process's memory and disk as its ledger grows. Prints JSON.
 
 Starts ONE real node (``calpe node run``, a one-agency network, as the integration cluster starts
-its nodes) and feeds it ``--events`` credential issuances through its admin API, the way an
-agency's case system would: ``--clients`` concurrent clients, each sending ``/v1/credentials/batch``
-requests of ``--batch`` (<= 500) operations. Every ``--interval`` seconds it samples the node
-process's resident memory (``VmRSS``) and open file descriptors from ``/proc``, and the size of its
-data directory (apparent bytes, as LevelDB left it: not compacted). Reports, against targets:
+its nodes), anchored as a node in service is: checkpoints every ``CHECKPOINT_INTERVAL_S`` on a local
+anvil chain behind the RSK-strict proxy, so each confirmed checkpoint prunes the history below it
+(``--no-anchor``: no chain, nothing pruned). It feeds it ``--events`` credential issuances through
+its admin API, the way an agency's case system would: ``--clients`` concurrent clients, each sending
+``/v1/credentials/batch`` requests of ``--batch`` (<= 500) operations. Every ``--interval`` seconds
+it samples the node process's resident memory (``VmRSS``) and open file descriptors from ``/proc``,
+and the size of its data directory (apparent bytes, as LevelDB left it: not compacted). Reports,
+against targets:
 
 - **RSS**: maximum over the run and at the end (<= 300 MiB);
 - **disk**: bytes per event at the end (<= 400), also after a full LevelDB compaction of the
@@ -42,6 +45,9 @@ from bench.report import emit
 from bench.soak import sample as process_sample
 from node.config import load_config
 from node.devnet import create_local_network
+from plugins.rsk_bridge.anvil import start_anvil
+from plugins.rsk_bridge.devnet_anchor import anchor_devnet
+from plugins.rsk_bridge.rsk_strict import RskStrictProxy
 from tests.integration.cluster import NodeProcess, free_port
 
 AGENCY = "gi.resources"
@@ -50,6 +56,9 @@ SERIES_COLUMNS = ["t_s", "events", "rss_mib", "disk_bytes", "fds", "anon_mib", "
 """``anon_mib``: the process's own memory (heap, LevelDB's memtables and cache); ``file_mib``: file
 pages mapped into it, mostly LevelDB's table files (it maps every open table; the kernel's page
 cache, shared and reclaimable). ``rss_mib`` is their sum (and shared memory, ~0 here)."""
+CHECKPOINT_INTERVAL_S = 10
+BRIDGE = {"confirmations": 2, "poll_interval_s": 0.5}
+"""A checkpoint counts as anchored two 1-second anvil blocks after its transaction."""
 RETRY_PAUSE_S = 0.2
 """Back-off after a refusal (503: the producer's queue is full) before resending the batch."""
 
@@ -128,12 +137,26 @@ def dir_bytes(path: Path) -> int:
     return total
 
 
-def start_node(root: Path) -> tuple[NodeProcess, Path]:
-    """A one-agency network (quorum 1) under ``root``; its node started; ``(node, data_dir)``."""
+def start_node(
+    root: Path, stack: contextlib.ExitStack, *, anchor: bool
+) -> tuple[NodeProcess, Path]:
+    """A one-agency network (quorum 1) under ``root``, anchored on an anvil chain that ``stack``
+    keeps running if ``anchor``; its node started; ``(node, data_dir)``."""
     port = free_port()
     made = create_local_network(
-        root, [(AGENCY, "Resources bench")], quorum=1, base_port=port, scrypt_n=2**10
+        root,
+        [(AGENCY, "Resources bench")],
+        quorum=1,
+        checkpoint_interval_s=CHECKPOINT_INTERVAL_S,
+        base_port=port,
+        scrypt_n=2**10,
     )
+    if anchor:
+        anvil = stack.enter_context(start_anvil(block_time=1.0))
+        proxy = stack.enter_context(RskStrictProxy(anvil.url))
+        anchor_devnet(
+            made.configs, made.genesis, proxy.url, anvil.dev_keys[0], scrypt_n=2**10, bridge=BRIDGE
+        )
     node = NodeProcess(AGENCY, made.configs[AGENCY], port)
     node.start()
     return node, load_config(node.config).node.data_dir
@@ -241,26 +264,29 @@ def verdicts(result: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def run(sizes: Sizes, root: Path, compact: bool = True) -> dict[str, Any]:
+def run(sizes: Sizes, root: Path, compact: bool = True, anchor: bool = True) -> dict[str, Any]:
     result: dict[str, Any] = {
         "benchmark": "resources",
         "sizes": asdict(sizes),
         "machine": machine(),
     }
-    node, data_dir = start_node(root)
-    try:
-        schema = node.publish_schema()
-        assert node.process is not None
-        sampler = Sampler(node.process.pid, data_dir, sizes.events)
-        counts = asyncio.run(feed(node, schema, sizes, sampler))
-        seconds = time.monotonic() - sampler.started
-        sampler.sample(counts.acked)
-        blocks = node.heads()[AGENCY]["height"]
-    finally:
-        if node.running:
-            node.stop()
+    with contextlib.ExitStack() as stack:
+        node, data_dir = start_node(root, stack, anchor=anchor)
+        try:
+            schema = node.publish_schema()
+            assert node.process is not None
+            sampler = Sampler(node.process.pid, data_dir, sizes.events)
+            counts = asyncio.run(feed(node, schema, sizes, sampler))
+            seconds = time.monotonic() - sampler.started
+            sampler.sample(counts.acked)
+            blocks = node.heads()[AGENCY]["height"]
+            checkpoints = node.get("/v1/checkpoints", limit=500)["checkpoints"]
+        finally:
+            if node.running:
+                node.stop()
     result.update(summary(sampler.rows, counts.acked, seconds))
     result.update(blocks=blocks, refused_batches=counts.refused, dropped_requests=counts.dropped)
+    result["anchoring"] = anchoring_summary(checkpoints, anchor=anchor)
     if compact:
         size = compacted_bytes(data_dir)
         result["disk"].update(
@@ -271,6 +297,18 @@ def run(sizes: Sizes, root: Path, compact: bool = True) -> dict[str, Any]:
     result["targets"] = TARGETS
     result["targets_met"] = verdicts(result)
     return result
+
+
+def anchoring_summary(checkpoints: list[dict[str, Any]], *, anchor: bool) -> dict[str, Any]:
+    """How many checkpoints were cut and confirmed on the chain (each confirmed one prunes)."""
+    confirmed = [c for c in checkpoints if c["state"] == "confirmed"]
+    return {
+        "anchored": anchor,
+        "checkpoint_interval_s": CHECKPOINT_INTERVAL_S,
+        "checkpoints": len(checkpoints),
+        "confirmed": len(confirmed),
+        "newest_confirmed_epoch": max((c["epoch"] for c in confirmed), default=None),
+    }
 
 
 def table(result: dict[str, Any]) -> str:
@@ -288,6 +326,7 @@ def table(result: dict[str, Any]) -> str:
         ),
         ("  after compaction", result["disk"].get("bytes_per_event_compacted", "-"), "", None),
         ("events/s", result["events_per_s"], "", None),
+        ("checkpoints confirmed", result["anchoring"]["confirmed"], "", None),
     ]
     lines = [f"{'figure':<28}{'value':>12}  {'target':<9}met"]
     for name, value, target, ok in rows:
@@ -303,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=FULL.clients)
     parser.add_argument("--interval", type=float, default=FULL.interval_s, help="seconds")
     parser.add_argument("--no-compact", action="store_true", help="skip the compacted figure")
+    parser.add_argument(
+        "--no-anchor", action="store_true", help="no chain: checkpoints never prune the history"
+    )
     parser.add_argument("--smoke", action="store_true", help="a few thousand events (CI)")
     parser.add_argument("--json", action="store_true", help="print only JSON")
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
@@ -311,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= sizes.batch <= 500 or sizes.events < 1 or sizes.clients < 1:
         parser.error("need --events >= 1, 1 <= --batch <= 500 and --clients >= 1")
     with tempfile.TemporaryDirectory(prefix="calpe-bench-resources-") as tmp:
-        result = run(sizes, Path(tmp), compact=not args.no_compact)
+        result = run(sizes, Path(tmp), compact=not args.no_compact, anchor=not args.no_anchor)
     emit(result, args.out, None if args.json else table(result))
     return 0
 

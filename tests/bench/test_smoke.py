@@ -28,6 +28,7 @@ EXPECTED = {
         "rss_mib.end",
         "rss_anon_mib.max",
         "rss_file_mib.max",
+        "anchoring.anchored",
         "disk.bytes_per_event_end",
         "disk.bytes_per_event_compacted",
         "series.rows",
