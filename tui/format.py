@@ -49,6 +49,14 @@ def short(value: str | None, keep: int = 10) -> str:
     return value if len(value) <= keep + 1 else value[:keep] + "…"
 
 
+def anchor_tx(tx_hash: str | None, state: str, keep: int = 0) -> str:
+    """A checkpoint's RSK transaction (cut to ``keep`` characters if given). One found on chain
+    without a transaction of this node's was sent by another agency's bridge."""
+    if tx_hash:
+        return short(tx_hash, keep) if keep else tx_hash
+    return "sent by another agency" if state in ("submitted", "confirmed") else "not sent yet"
+
+
 def duration(seconds: float) -> str:
     """``3d 4h``, ``4h 12m``, ``12m 5s``, ``5s``: two units at most."""
     s = int(max(seconds, 0))

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from tui.client.errors import ClientError
 from tui.client.models import Checkpoint
 from tui.client.stream import StreamEvent
-from tui.format import ago, short, utc
+from tui.format import ago, anchor_tx, short, utc
 from tui.screens.base import CalpeScreen
 from tui.widgets.paint import painted
 
@@ -100,7 +100,7 @@ class CheckpointsScreen(CalpeScreen):
                 time=utc(c.timestamp_ms),
                 root=c.checkpoint_root,
                 signers=", ".join(c.signers) or "none yet",
-                tx=c.tx_hash or "not sent",
+                tx=anchor_tx(c.tx_hash, c.state),
                 confs=str(c.confirmations),
             )
         )

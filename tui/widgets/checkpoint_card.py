@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
 from tui.client.models import Checkpoint
-from tui.format import ago, short, tone
+from tui.format import ago, anchor_tx, tone
 
 
 class CheckpointCard(Vertical):
@@ -49,7 +49,7 @@ class CheckpointCard(Vertical):
         tx.update(
             Content.from_markup(
                 "tx $tx · [b]$conf[/b] confirmations",
-                tx=short(checkpoint.tx_hash, 12) if checkpoint.tx_hash else "not sent",
+                tx=anchor_tx(checkpoint.tx_hash, checkpoint.state, keep=12),
                 conf=str(checkpoint.confirmations),
             )
         )
