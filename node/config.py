@@ -112,9 +112,29 @@ class AnchorSection(_Section):
         raise ValueError(problem)
 
 
+class StorageSection(_Section):
+    cache_mib: int = Field(
+        default=16, ge=4, le=4096, description="LevelDB block cache (MiB) for table reads."
+    )
+    write_buffer_mib: int = Field(
+        default=16,
+        ge=4,
+        le=1024,
+        description="LevelDB memtable size (MiB); two can be in memory. Larger: faster bulk "
+        "loads (a snapshot join), more memory.",
+    )
+    max_open_files: int = Field(
+        default=100,
+        ge=20,
+        le=50_000,
+        description="Table files LevelDB keeps open (and memory-mapped).",
+    )
+
+
 class NodeConfig(_Section):
     node: NodeSection
     network: NetworkSection = Field(default_factory=NetworkSection)
+    storage: StorageSection = Field(default_factory=StorageSection)
     admin: AdminSection = Field(default_factory=AdminSection)
     public: PublicSection = Field(default_factory=PublicSection)
     anchor: AnchorSection | None = Field(

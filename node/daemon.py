@@ -18,6 +18,7 @@ from node.core.errors import ConfigError, StorageError
 from node.core.keys import AgencyKeys
 from node.keyfiles import load_keystore
 from node.services.node import LedgerNode, NodeParams
+from node.storage.database import LevelDBMemory
 from node.storage.store import LedgerStore
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ def run_node(
             f"{config.node.keystore}: keystore of {agency_id}, but the config is for "
             f"{config.node.agency_id}"
         )
-    with LedgerStore.open(config.node.data_dir, genesis) as store:
+    memory = LevelDBMemory(**config.storage.model_dump())
+    with LedgerStore.open(config.node.data_dir, genesis, memory=memory) as store:
         _snapshot_join(config, keys, store, wanted=snapshot_join)
         node = LedgerNode(config, genesis, keys, store, params or NodeParams())
         trio.run(_main, node)

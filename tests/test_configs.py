@@ -12,6 +12,7 @@ from types import ModuleType
 import pytest
 
 from node.config import load_config, load_genesis
+from node.core.errors import ConfigError
 from node.core.genesis import RSK_CHAIN_IDS
 from node.devnet import create_local_network
 from plugins.rsk_bridge.settings import BridgeSettings
@@ -51,6 +52,17 @@ def test_node_config_loads_with_its_optional_settings(path: Path, tmp_path: Path
     copy.write_text(text)
     config = load_config(copy)
     BridgeSettings.from_table(config.plugins["rsk_bridge"], str(copy))
+
+
+def test_storage_memory_is_bounded_and_named_in_errors(tmp_path: Path) -> None:
+    production = (PRODUCTION / "node.toml").read_text()
+    assert load_config(PRODUCTION / "node.toml").storage.write_buffer_mib == 16
+    for line, field in (("cache_mib = 1", "cache_mib"), ("max_open_files = 5", "max_open_files")):
+        copy = tmp_path / "node.toml"
+        key = line.split(" = ")[0]
+        copy.write_text(re.sub(rf"^{key} = .*$", line, production, flags=re.MULTILINE))
+        with pytest.raises(ConfigError, match=rf"field 'storage.{field}'"):
+            load_config(copy)
 
 
 @pytest.mark.parametrize("path", GENESIS_FILES, ids=_ids(GENESIS_FILES))

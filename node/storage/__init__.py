@@ -1,5 +1,6 @@
 """Durable storage of the ledger: LevelDB via plyvel. See :mod:`node.storage.store`."""
 
+from node.storage.database import LevelDBMemory
 from node.storage.queries import HistoryPrunedError, StoredEvent
 from node.storage.store import DEFAULT_RETENTION, BatchOutcome, IngestResult, LedgerStore
 
@@ -8,6 +9,7 @@ __all__ = [
     "BatchOutcome",
     "HistoryPrunedError",
     "IngestResult",
+    "LevelDBMemory",
     "LedgerStore",
     "StoredEvent",
 ]

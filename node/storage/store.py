@@ -40,6 +40,7 @@ from node.core.ledger import AgencyHead, AppliedBlock, apply_block, author_block
 from node.core.status import SchemaRecord
 from node.storage import codec, schema, writer
 from node.storage.database import (
+    LevelDBMemory,
     agency_numbers,
     check_or_initialise,
     corruption_error,
@@ -144,6 +145,7 @@ class LedgerStore(LedgerQueries):
         retention: int = DEFAULT_RETENTION,
         sync: bool = True,
         repair: bool = False,
+        memory: LevelDBMemory | None = None,
     ) -> LedgerStore:
         """Open or create the ledger at ``path`` for ``genesis``'s network.
 
@@ -151,12 +153,13 @@ class LedgerStore(LedgerQueries):
         another network or a newer storage schema. ``sync=False`` skips the fsync per commit
         (bulk loads that can be redone; a crash may then lose acknowledged blocks).
         ``repair=True`` opens a database whose heads are damaged, for
-        :func:`node.storage.integrity.rebuild` only (run it before anything else).
+        :func:`node.storage.integrity.rebuild` only (run it before anything else). ``memory``:
+        LevelDB's caches and buffers (the defaults of :class:`LevelDBMemory` if None).
         """
         if retention < 0:
             raise ValueError("retention must be >= 0 blocks")
         path = Path(path)
-        db = open_leveldb(path)
+        db = open_leveldb(path, memory)
         try:
             check_or_initialise(db, path, genesis)
             store = cls(db, path, genesis, retention, sync=sync, repair=repair)

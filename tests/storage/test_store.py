@@ -17,7 +17,7 @@ from node.core.events import (
 )
 from node.core.hashing import ZERO_HASH
 from node.core.status import Status
-from node.storage import HistoryPrunedError, LedgerStore, schema
+from node.storage import HistoryPrunedError, LedgerStore, LevelDBMemory, schema
 from node.storage.integrity import verify
 from tests.factories import NOW_MS, TestNetwork, issue_events, schema_event
 from tests.storage.builders import resigned
@@ -45,7 +45,8 @@ def test_author_then_ingest_elsewhere_gives_same_head(
     blocks = [store.author(agency, [schema_event()], net.keys[agency], now_ms=NOW_MS).block]
     for _ in range(3):
         blocks.append(store.author(agency, issue_events(20), net.keys[agency], now_ms=NOW_MS).block)
-    with LedgerStore.open(tmp_path / "peer", net.genesis) as peer:
+    smallest = LevelDBMemory(cache_mib=4, write_buffer_mib=4, max_open_files=20)
+    with LedgerStore.open(tmp_path / "peer", net.genesis, memory=smallest) as peer:
         for block in blocks:
             result = peer.ingest(block.encode(), now_ms=NOW_MS)
             assert result.outcome == "applied"
