@@ -45,10 +45,7 @@ from bench.report import emit
 from bench.soak import sample as process_sample
 from node.config import load_config
 from node.devnet import create_local_network
-from plugins.rsk_bridge.anvil import start_anvil
-from plugins.rsk_bridge.devnet_anchor import anchor_devnet
-from plugins.rsk_bridge.rsk_strict import RskStrictProxy
-from tests.integration.cluster import NodeProcess, free_port
+from tests.integration.cluster import NodeProcess, anchored_chain, free_port
 
 AGENCY = "gi.resources"
 TARGETS = {"rss_mib_max": 300.0, "disk_bytes_per_event": 400.0}
@@ -152,11 +149,7 @@ def start_node(
         scrypt_n=2**10,
     )
     if anchor:
-        anvil = stack.enter_context(start_anvil(block_time=1.0))
-        proxy = stack.enter_context(RskStrictProxy(anvil.url))
-        anchor_devnet(
-            made.configs, made.genesis, proxy.url, anvil.dev_keys[0], scrypt_n=2**10, bridge=BRIDGE
-        )
+        stack.enter_context(anchored_chain(made.configs, made.genesis, BRIDGE, block_time=1.0))
     node = NodeProcess(AGENCY, made.configs[AGENCY], port)
     node.start()
     return node, load_config(node.config).node.data_dir

@@ -22,10 +22,7 @@ from typing import Any
 import httpx
 
 from node.config import load_config
-from plugins.rsk_bridge.anvil import start_anvil
-from plugins.rsk_bridge.devnet_anchor import anchor_devnet
-from plugins.rsk_bridge.rsk_strict import RskStrictProxy
-from tests.integration.cluster import REPO, Cluster, NodeProcess, wait_until
+from tests.integration.cluster import REPO, Cluster, NodeProcess, anchored_chain, wait_until
 
 BRIDGE = {"confirmations": 3, "poll_interval_s": 0.3, "relay_delay_s": 20.0, "stuck_after_s": 20.0}
 PREFILL_BLOCK = 500
@@ -41,15 +38,7 @@ def measure_nodes(credentials: int, root: Path) -> dict[str, Any]:
         shutil.copytree(data[0], target)
     prefill_s = time.monotonic() - started
     probe = _probe(cluster, credentials)
-    with start_anvil(block_time=0.5) as anvil, RskStrictProxy(anvil.url) as proxy:
-        anchor_devnet(
-            cluster.configs,
-            cluster.genesis,
-            proxy.url,
-            anvil.dev_keys[0],
-            scrypt_n=2**10,
-            bridge=BRIDGE,
-        )
+    with anchored_chain(cluster.configs, cluster.genesis, BRIDGE):
         try:
             cluster.start()
             wait_until(lambda: _confirmed(cluster.nodes[0]), 180, "a confirmed checkpoint", 0.5)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from node.core.errors import ConfigError
 from node.core.genesis import Genesis, check_agency_id, genesis_from_json
+from node.storage.database import LevelDBMemory
 
 PASSPHRASE_ENV = "CALPE_PASSPHRASE"
 
@@ -114,17 +115,20 @@ class AnchorSection(_Section):
 
 class StorageSection(_Section):
     cache_mib: int = Field(
-        default=16, ge=4, le=4096, description="LevelDB block cache (MiB) for table reads."
+        default=LevelDBMemory.cache_mib,
+        ge=4,
+        le=4096,
+        description="LevelDB block cache (MiB) for table reads.",
     )
     write_buffer_mib: int = Field(
-        default=16,
+        default=LevelDBMemory.write_buffer_mib,
         ge=4,
         le=1024,
         description="LevelDB memtable size (MiB); two can be in memory. Larger: faster bulk "
         "loads (a snapshot join), more memory.",
     )
     max_open_files: int = Field(
-        default=100,
+        default=LevelDBMemory.max_open_files,
         ge=20,
         le=50_000,
         description="Table files LevelDB keeps open (and memory-mapped).",

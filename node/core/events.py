@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeAlias
 
 from node.core.encoding import as_bytes, as_list, as_uint, decode, encode
 from node.core.errors import EncodingError, SchemaViolationError
+from node.core.keys import is_ed25519_public
 from node.core.proposals import Action, action_from_wire, action_to_wire, check_action, proposal_id
 
 # Seconds since the Unix epoch; the ledger stops at year 9999, which is plenty.
@@ -282,7 +283,9 @@ def _schema(items: list[Any]) -> Event:
 
 def _rotated(items: list[Any]) -> Event:
     pub, addr = _fields(items, 2, "agency.key_rotated")
-    return AgencyKeyRotated(as_bytes(pub, "ed25519_public", 32), as_bytes(addr, "address", 20))
+    event = AgencyKeyRotated(as_bytes(pub, "ed25519_public", 32), as_bytes(addr, "address", 20))
+    check_event(event)
+    return event
 
 
 def _proposed(items: list[Any]) -> Event:
@@ -324,5 +327,7 @@ def check_event(event: Event) -> None:
         check_action(event.action)
         if not 0 < event.expires_s <= MAX_TIMESTAMP_S:
             raise SchemaViolationError("governance.proposed: expires_s out of range")
+    elif isinstance(event, AgencyKeyRotated) and not is_ed25519_public(event.ed25519_public):
+        raise SchemaViolationError("agency.key_rotated: the key is not a point on the curve")
     elif isinstance(event, GovernanceVoted) and len(event.proposal_id) != 32:
         raise SchemaViolationError("governance.voted: proposal_id must be 32 bytes")

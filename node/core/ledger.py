@@ -50,7 +50,7 @@ from node.core.events import (
 )
 from node.core.genesis import Agency
 from node.core.hashing import ZERO_HASH
-from node.core.keys import AgencyKeys, is_ed25519_public, verify_block_signature
+from node.core.keys import AgencyKeys, verify_block_signature
 from node.core.status import SchemaRecord, Status, StatusRecord, schema_state_key
 
 MAX_CLOCK_SKEW_MS = 30_000
@@ -253,8 +253,6 @@ def _derive_changes(
                 event.schema_id, int(event.credential_class), event.version, height
             )
         elif isinstance(event, AgencyKeyRotated):
-            if not is_ed25519_public(event.ed25519_public):
-                raise SchemaViolationError("agency.key_rotated: not an Ed25519 curve point")
             changes.rotation = event
         else:
             _note_governance(head.agency_id, event, seen_governance)

@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from node.config import load_config
+from node.core.genesis import Genesis
 from node.devnet import create_local_network
 from node.keyfiles import load_keystore
 from node.storage.store import LedgerStore
@@ -386,6 +387,18 @@ class AnchoredCluster:
 
 
 @contextlib.contextmanager
+def anchored_chain(
+    configs: dict[str, Path], genesis: Genesis, bridge: dict[str, Any], *, block_time: float = 0.5
+) -> Iterator[tuple[Anvil, RskStrictProxy, AnchorSetup]]:
+    """A fresh anvil behind the RSK-strict proxy, the checkpoint contract on it, and ``configs``
+    given ``[anchor]`` and the RSK bridge (``bridge``: its settings over the defaults)."""
+    with start_anvil(block_time=block_time) as anvil, RskStrictProxy(anvil.url) as proxy:
+        funder = anvil.dev_keys[0]
+        setup = anchor_devnet(configs, genesis, proxy.url, funder, scrypt_n=2**10, bridge=bridge)
+        yield anvil, proxy, setup
+
+
+@contextlib.contextmanager
 def anchored_cluster(
     root: Path, bridge: dict[str, Any], *, n: int = 3, checkpoint_interval_s: int = 5
 ) -> Iterator[AnchoredCluster]:
@@ -396,15 +409,7 @@ def anchored_cluster(
         pytest.skip("anvil is not installed: run `npm install` at the repository root")
     cluster = Cluster(root, n, checkpoint_interval_s=checkpoint_interval_s)
     nodes = list(cluster.nodes)
-    with start_anvil(block_time=0.5) as anvil, RskStrictProxy(anvil.url) as proxy:
-        setup = anchor_devnet(
-            cluster.configs,
-            cluster.genesis,
-            proxy.url,
-            anvil.dev_keys[0],
-            scrypt_n=2**10,
-            bridge=bridge,
-        )
+    with anchored_chain(cluster.configs, cluster.genesis, bridge) as (anvil, proxy, setup):
         try:
             for node in nodes:
                 node.start()
