@@ -42,7 +42,7 @@ import plyvel
 
 from bench.network import machine
 from bench.report import emit
-from bench.soak import sample as process_sample
+from bench.soak import memory_mib, open_fds
 from node.config import load_config
 from node.devnet import create_local_network
 from tests.integration.cluster import NodeProcess, anchored_chain, free_port
@@ -96,8 +96,9 @@ class Sampler:
     rows: list[list[float]] = field(default_factory=list)
 
     def sample(self, events: int) -> None:
-        rss, fds = process_sample(self.pid)
-        anon, mapped = rss_split_mib(self.pid)
+        memory = memory_mib(self.pid)
+        rss, anon, mapped = memory["VmRSS"], memory["RssAnon"], memory["RssFile"]
+        fds = open_fds(self.pid)
         disk = dir_bytes(self.data_dir)
         elapsed = time.monotonic() - self.started
         self.rows.append(
@@ -112,16 +113,6 @@ class Sampler:
             file=sys.stderr,
             flush=True,
         )
-
-
-def rss_split_mib(pid: int) -> tuple[float, float]:
-    """``(anonymous, file-backed)`` resident MiB of ``pid`` (``RssAnon``, ``RssFile``)."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("RssAnon", "RssFile"):
-            fields[name] = int(value.split()[0]) / 1024
-    return fields.get("RssAnon", 0.0), fields.get("RssFile", 0.0)
 
 
 def dir_bytes(path: Path) -> int:

@@ -28,11 +28,22 @@ WARM_UP_FRACTION = 0.2
 
 def sample(pid: int) -> tuple[float, int]:
     """``(rss_mib, open_fds)`` of process ``pid``."""
-    rss_kib = 0
+    return memory_mib(pid)["VmRSS"], open_fds(pid)
+
+
+def open_fds(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """``VmRSS`` and its parts ``RssAnon`` (the process's own memory) and ``RssFile`` (mapped
+    files) of process ``pid``, in MiB, from ``/proc/PID/status``."""
+    found = dict.fromkeys(("VmRSS", "RssAnon", "RssFile"), 0.0)
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            rss_kib = int(line.split()[1])
-    return rss_kib / 1024, len(list(Path(f"/proc/{pid}/fd").iterdir()))
+        name, _, value = line.partition(":")
+        if name in found:
+            found[name] = int(value.split()[0]) / 1024
+    return found
 
 
 def slope_per_minute(times_s: list[float], values: list[float]) -> float | None:
