@@ -1,19 +1,27 @@
 """Joining by snapshot: the pure checks a new node runs on what a peer serves it.
 
 A peer serves a **manifest** (its newest confirmed checkpoint record, and per cut leaf the
-agency's keys, block timestamp and Merkle-log frontier at the cut height) and then each agency's
-**state entries** as of the cut height, in state-tree key order. The joiner trusts none of it:
+agency's keys, block timestamp, Merkle-log frontier and encoded block at the cut height) and then
+each agency's **state entries** as of the cut height, in state-tree key order. The joiner trusts
+none of it:
 
 - the checkpoint root must be the root of the cut's leaves, and equal the root the checkpoint
   contract stores for that epoch on chain (:func:`verify_manifest`);
 - each leaf's log frontier must have ``size == height`` and the leaf's ``log_root``;
+- each leaf's block must hash to the leaf's ``block_hash`` and bind the keys and timestamp the
+  manifest names (:func:`check_cut_block`): the timestamp is the block's; the keys are those of
+  the block's last ``AgencyKeyRotated`` event, else the block's signature must verify under the
+  named Ed25519 key; at height 0 (no block) a genesis agency's keys are its genesis keys;
 - each agency's entries, hashed exactly as the state tree hashes them, must rebuild the leaf's
   ``state_root`` (:class:`StateBuilder`).
 
-Every refusal is a :class:`SnapshotRefusedError` subclass naming what was wrong. The keys in the
-manifest are not committed by the cut; :func:`verify_manifest` checks the secp256k1 addresses
-against the checkpoint's own signatures when it is given the EIP-712 digest, and the Ed25519 key
-is checked by the signature of the first block synced after the cut.
+Every refusal is a :class:`SnapshotRefusedError` subclass naming what was wrong. Not committed by
+the cut: the governance state (checked only for its epoch, checkpoint and members); the secp256k1
+address of an agency whose cut block does not rotate it (checked against the checkpoint's
+signatures when :func:`verify_manifest` is given the EIP-712 digest, so only for agencies that
+signed); the keys of an agency admitted by governance that has not written yet. A rotation that
+governance forced at exactly the cut height cannot be shown from the block, so such a manifest is
+refused: join from a later checkpoint, or by replay.
 """
 
 from __future__ import annotations
@@ -27,10 +35,15 @@ from hmac import compare_digest
 import cbor2
 
 from node.core import smt
+from node.core.block import Block, decode_block, events_root
+from node.core.checkpoint import CutLeaf
 from node.core.checkpoint_protocol import CheckpointRecord
 from node.core.errors import CalpeError, EncodingError, ValidationError
+from node.core.events import AgencyKeyRotated
+from node.core.genesis import Genesis
 from node.core.governance import Governance, decode_governance
 from node.core.hashing import HASH_LEN, ZERO_HASH
+from node.core.keys import verify_block_signature
 from node.core.merkle_log import CompactRange
 from node.core.status import (
     SchemaRecord,
@@ -69,6 +82,10 @@ class FrontierError(SnapshotRefusedError):
     """A log frontier's size or root differs from its cut leaf."""
 
 
+class CutBlockError(SnapshotRefusedError):
+    """A leaf's block is not the cut's, or does not bind the keys or timestamp named for it."""
+
+
 class EntryError(SnapshotRefusedError):
     """A state entry is malformed, out of key order, of another agency, or after the cut."""
 
@@ -91,6 +108,8 @@ class LeafInfo:
     """Timestamp of the agency's block at the cut height (0 at height 0)."""
     log: CompactRange
     """The agency's Merkle-log frontier at size = cut height."""
+    block: bytes
+    """The agency's encoded block at the cut height (empty at height 0): binds the rest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +147,18 @@ def check_network(manifest: Manifest, network_id: bytes, members: Collection[str
 
 
 def verify_manifest(
-    manifest: Manifest, onchain_root: bytes | None, signer_of: SignerOf | None = None
+    manifest: Manifest,
+    onchain_root: bytes | None,
+    signer_of: SignerOf | None = None,
+    *,
+    genesis: Genesis,
 ) -> None:
     """Raise the specific :class:`SnapshotRefusedError` unless ``manifest`` is sound.
 
     ``onchain_root`` is what the checkpoint contract stores for the manifest's epoch (None or
     zeros: not anchored). ``signer_of`` recovers a signature's signer over this checkpoint's
     EIP-712 digest; when given, every signature must come from the address the manifest names.
+    ``genesis`` is the joiner's: it gives the keys of the agencies still at height 0.
     """
     checkpoint = manifest.record.checkpoint
     recomputed = checkpoint.cut.root()
@@ -154,7 +178,9 @@ def verify_manifest(
     if sorted(info_ids) != cut_ids:
         raise ManifestError(f"the manifest covers {sorted(info_ids)}, the cut {cut_ids}")
     for leaf in checkpoint.cut.leaves:
-        check_frontier(leaf.agency_id, leaf.height, leaf.log_root, manifest.info(leaf.agency_id))
+        info = manifest.info(leaf.agency_id)
+        check_frontier(leaf.agency_id, leaf.height, leaf.log_root, info)
+        check_cut_block(leaf, info, checkpoint.network_id, genesis)
     if signer_of is not None:
         _check_signers(manifest, signer_of)
 
@@ -166,6 +192,67 @@ def check_frontier(agency_id: str, height: int, log_root: bytes, info: LeafInfo)
         )
     if not compare_digest(info.log.root(), log_root):
         raise FrontierError(f"{agency_id}: log frontier does not give the cut leaf's log root")
+
+
+def check_cut_block(leaf: CutLeaf, info: LeafInfo, network_id: bytes, genesis: Genesis) -> None:
+    """The block served for ``leaf`` is the cut's, and binds ``info``'s keys and timestamp."""
+    agency_id = leaf.agency_id
+    if leaf.height == 0:
+        _check_no_block(info, genesis)
+        return
+    block = _cut_block(leaf, info, network_id)
+    if info.timestamp_ms != block.header.timestamp_ms:
+        raise CutBlockError(
+            f"{agency_id}: timestamp {info.timestamp_ms} is not its block's at height {leaf.height}"
+        )
+    keys = (info.ed25519_public, info.secp256k1_address)
+    rotations = [e for e in block.events if isinstance(e, AgencyKeyRotated)]
+    if rotations:
+        # Signed with the previous key, which the joiner does not know: the committed hash
+        # (header, hence events_root) is what makes the rotation authentic.
+        if keys != (rotations[-1].ed25519_public, rotations[-1].secp256k1_address):
+            raise CutBlockError(
+                f"{agency_id}: the keys named are not those its block at {leaf.height} rotates to"
+            )
+        return
+    try:
+        verify_block_signature(info.ed25519_public, block.hash, block.signature)
+    except CalpeError as exc:
+        raise CutBlockError(
+            f"{agency_id}: its block at {leaf.height} is not signed by the Ed25519 key named"
+        ) from exc
+
+
+def _cut_block(leaf: CutLeaf, info: LeafInfo, network_id: bytes) -> Block:
+    """The decoded block, checked to be exactly the one the cut leaf commits to."""
+    agency_id, height = leaf.agency_id, leaf.height
+    try:
+        block = decode_block(info.block)
+    except CalpeError as exc:
+        raise CutBlockError(f"{agency_id}: its block at {height} is malformed: {exc}") from exc
+    header = block.header
+    if header.agency_id != agency_id or header.network_id != network_id:
+        raise CutBlockError(f"{agency_id}: the block served is of another agency or network")
+    if header.height != height:
+        raise CutBlockError(f"{agency_id}: the block served is at {header.height}, not {height}")
+    if not compare_digest(block.hash, leaf.block_hash):
+        raise CutBlockError(f"{agency_id}: the block served at {height} is not the cut's block")
+    # The hash covers the header only: the events must be the ones its events_root commits to.
+    if not compare_digest(events_root(block.events), header.events_root):
+        raise CutBlockError(f"{agency_id}: the events of its block at {height} were altered")
+    return block
+
+
+def _check_no_block(info: LeafInfo, genesis: Genesis) -> None:
+    agency_id = info.agency_id
+    if info.block or info.timestamp_ms != 0:
+        raise CutBlockError(f"{agency_id} is at height 0: it has no block and timestamp 0")
+    agency = genesis.agency(agency_id)
+    if agency is not None and (info.ed25519_public, info.secp256k1_address) != (
+        agency.ed25519_public,
+        agency.secp256k1_address,
+    ):
+        raise CutBlockError(f"{agency_id} is at height 0, but its keys are not its genesis keys")
 
 
 def _check_signers(manifest: Manifest, signer_of: SignerOf) -> None:

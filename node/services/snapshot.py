@@ -2,9 +2,10 @@
 
 A fresh node asks its peers for their newest *confirmed* checkpoint (``/calpe/snapshot/1``),
 verifies it against its own cut leaves and against the root the checkpoint contract stores on
-chain, fetches every agency's state as of the cut, rebuilds and checks each state root, and
-installs it (:mod:`node.storage.snapshot_install`). Normal block sync then continues from the
-installed heads: only the blocks after the cut are fetched.
+chain, and each agency's keys and timestamp against its block at the cut height
+(:mod:`node.core.snapshot`); it fetches every agency's state as of the cut, rebuilds and checks
+each state root, and installs it (:mod:`node.storage.snapshot_install`). Normal block sync then
+continues from the installed heads: only the blocks after the cut are fetched.
 
 Nothing here blocks the trio loop: store work runs through :class:`StoreAccess`, the chain read
 through ``trio.to_thread``. Serving never raises out of a handler: a bad request or an
@@ -230,7 +231,7 @@ class SnapshotJoiner:
         gov = governance_of(manifest)
         known = set(store.heads()) | {m.agency_id for m in gov.members}
         check_network(manifest, store.network_id, known)
-        verify_manifest(manifest, onchain, signer_of)
+        verify_manifest(manifest, onchain, signer_of, genesis=store.genesis)
         log.info("joining by snapshot epoch=%s peer=%s", epoch, peer_id)
         started = time.perf_counter()
         installer = SnapshotInstaller(self._store.store, epoch)

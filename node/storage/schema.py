@@ -41,6 +41,9 @@ snapshot base ``B``     num                                                  whe
                                                                              started the agency
 snapshot entry ``R``    num, state-tree key (32)                             kind (1) + record as
                                                                              of the base height
+snapshot block ``Z``    num                                                  encoded block at the
+                                                                             base height (served
+                                                                             in a manifest)
 ======================  ===================================================  =======================
 
 SMT positions are prefix-free (they start with their 2-byte depth, which fixes their length), so an
@@ -378,12 +381,16 @@ def prefix_end(prefix: bytes) -> bytes:
 # --- snapshot join (node.storage.snapshot_install) ---------------------------------------------
 # An agency installed from a snapshot has no blocks up to its base height: the base row holds its
 # head there, the entry rows its state then (primary data, like blocks: ``rebuild`` keeps them).
+# The block at the base height is kept apart, not as a block row: the stored blocks start after
+# the base, and the snapshot manifest of that checkpoint must still carry it.
 
 _SNAPSHOT_BASE = PREFIX + b"B"
 _SNAPSHOT_ENTRY = PREFIX + b"R"
+_SNAPSHOT_BLOCK = PREFIX + b"Z"
 META_SNAPSHOT_JOIN = b"snapshot-join"
 TABLE_NAMES[_SNAPSHOT_BASE] = "snapshot_base"
 TABLE_NAMES[_SNAPSHOT_ENTRY] = "snapshot_entry"
+TABLE_NAMES[_SNAPSHOT_BLOCK] = "snapshot_block"
 
 
 def snapshot_base(num: int) -> bytes:
@@ -400,3 +407,11 @@ def snapshot_entry(num: int, key: bytes) -> bytes:
 
 def snapshot_entries(num: int | None = None) -> bytes:
     return _SNAPSHOT_ENTRY + (b"" if num is None else _U16.pack(num))
+
+
+def snapshot_block(num: int) -> bytes:
+    return _SNAPSHOT_BLOCK + _U16.pack(num)
+
+
+def snapshot_blocks() -> bytes:
+    return _SNAPSHOT_BLOCK

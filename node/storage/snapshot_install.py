@@ -1,10 +1,11 @@
 """Snapshot join, storage side: install a verified snapshot, and serve one to a joiner.
 
 An agency installed from a snapshot starts at a **base height**: its blocks up to there are absent.
-The ``snapshot base`` row holds its head at that height and the ``snapshot entry`` rows its state
-then (each record's canonical encoding, under its state-tree key). Both are primary data, like
-blocks: ``db verify`` replays the stored blocks on top of them, ``db rebuild`` keeps them, proofs
-and block serving start at the base.
+The ``snapshot base`` row holds its head at that height, the ``snapshot entry`` rows its state
+then (each record's canonical encoding, under its state-tree key) and the ``snapshot block`` row
+the verified block at the base height, which the manifest of that checkpoint carries when this
+node serves it in turn. All are primary data, like blocks: ``db verify`` replays the stored
+blocks on top of them, ``db rebuild`` keeps them, proofs and block serving start at the base.
 
 Installing is guarded by the ``snapshot-join`` meta marker: ``installing`` is written (synced)
 before the first row, ``complete`` after the last. A store left ``installing`` by a crash or a
@@ -76,6 +77,12 @@ def base_at(db: plyvel.DB, num: int) -> SnapshotBase | None:
     return None if raw is None else decode_base(raw)
 
 
+def base_block(db: plyvel.DB, num: int) -> bytes | None:
+    """The encoded block at the agency's base height (None: no base, or joined without it)."""
+    raw: bytes | None = db.get(schema.snapshot_block(num))
+    return raw
+
+
 def base_height(db: plyvel.DB, num: int) -> int:
     """The agency's base height (0: its history is complete)."""
     base = base_at(db, num)
@@ -117,7 +124,12 @@ def is_empty(store: LedgerStore) -> bool:
     if join_state(store) != "none" or any(h.height for h in store.heads().values()):
         return False
     db = store.raw_db
-    for prefix in (schema.checkpoints(), schema.snapshot_bases(), schema.snapshot_entries()):
+    for prefix in (
+        schema.checkpoints(),
+        schema.snapshot_bases(),
+        schema.snapshot_entries(),
+        schema.snapshot_blocks(),
+    ):
         with db.iterator(prefix=prefix, include_value=False) as keys:
             if next(keys, None) is not None:
                 return False
@@ -132,6 +144,7 @@ def discard(store: LedgerStore) -> None:
         *[t for t in schema.DERIVED_TABLES if t != schema.head(0)[:2]],
         schema.snapshot_bases(),
         schema.snapshot_entries(),
+        schema.snapshot_blocks(),
         schema.checkpoints(),
         schema.governances(),  # installed with the snapshot; folded again after a rejoin
     )
@@ -212,7 +225,8 @@ class SnapshotInstaller:
         rows.flush()
 
     def finish_agency(self, leaf: CutLeaf, info: LeafInfo, builder: StateBuilder) -> None:
-        """Build and check the agency's state tree, then write its head, base and frontier."""
+        """Build and check the agency's state tree, then write its head, base (and block at the
+        base) and frontier."""
         num = self.store._num(leaf.agency_id)
         nodes: list[tuple[bytes, bytes]] = []
         node_prefix = schema.smt_nodes(num)
@@ -238,6 +252,8 @@ class SnapshotInstaller:
         for key, value in base_rows(self.store, num, head).items():
             final.put(key, value)
         final.put(schema.snapshot_base(num), SnapshotBase(self.epoch, head).encode())
+        if info.block:
+            final.put(schema.snapshot_block(num), info.block)
         final.put(schema.head(num), codec.encode_head(head))
         final.flush(sync=True)
         logger.info(
@@ -305,7 +321,12 @@ def reinstall_bases(store: LedgerStore, progress: Callable[[str], None] | None =
         installer.add_entries(agency_id, entries)
         leaf = CutLeaf(agency_id, head.height, head.block_hash, head.log_root, head.state_root)
         info = LeafInfo(
-            agency_id, head.ed25519_public, head.secp256k1_address, head.timestamp_ms, head.log
+            agency_id,
+            head.ed25519_public,
+            head.secp256k1_address,
+            head.timestamp_ms,
+            head.log,
+            base_block(db, num) or b"",
         )
         installer.finish_agency(leaf, info, builder)
         if progress:

@@ -21,7 +21,7 @@ from node.core.snapshot import CREDENTIAL, SCHEMA, LeafInfo, credential_prefix
 from node.core.status import decode_schema_record, schema_state_key
 from node.storage import codec, schema
 from node.storage.checkpoint_table import leaf_at
-from node.storage.snapshot_install import base_at
+from node.storage.snapshot_install import base_at, base_block
 from node.storage.store import LedgerStore
 
 Entry = tuple[int, bytes]
@@ -56,6 +56,7 @@ def manifest_leaves(store: LedgerStore, record: CheckpointRecord) -> list[LeafIn
                 address,
                 timestamp_at(store, leaf.agency_id, leaf.height),
                 frontier_at(store, leaf.agency_id, leaf.height),
+                cut_block(store, leaf.agency_id, leaf.height),
             )
         )
     return infos
@@ -79,6 +80,21 @@ def timestamp_at(store: LedgerStore, agency_id: str, height: int) -> int:
     if base is not None and base.height == height:
         return base.head.timestamp_ms
     raise StorageError(f"{agency_id} has no block at height {height}")
+
+
+def cut_block(store: LedgerStore, agency_id: str, height: int) -> bytes:
+    """The encoded block at ``height`` (empty at 0): a stored one, or the one a snapshot join
+    kept at its base; StorageError if this node has neither (it joined without keeping it)."""
+    if height == 0:
+        return b""
+    num = store._num(agency_id)
+    raw: bytes | None = store.raw_db.get(schema.block(num, height))
+    if raw is None:
+        base = base_at(store.raw_db, num)
+        raw = base_block(store.raw_db, num) if base is not None and base.height == height else None
+    if raw is None:
+        raise StorageError(f"this node does not hold {agency_id}'s block at height {height}")
+    return raw
 
 
 def frontier_at(store: LedgerStore, agency_id: str, height: int) -> CompactRange:

@@ -1,26 +1,34 @@
 """Snapshot join, pure checks: every tampering of a manifest or of the state entries is refused
-with its own error, and the bulk tree builder matches ``smt.apply_batch`` node for node."""
+with its own error (keys and timestamps are bound by the block at the cut), and the bulk tree
+builder matches ``smt.apply_batch`` node for node."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from node.core import eip712, smt
+from node.core.block import Block
 from node.core.checkpoint import Checkpoint, Cut, CutLeaf
 from node.core.checkpoint_protocol import CheckpointRecord
+from node.core.events import AgencyKeyRotated, Event
+from node.core.genesis import Genesis
 from node.core.hashing import ZERO_HASH
+from node.core.keys import AgencyKeys
 from node.core.ledger import AgencyHead, author_block
 from node.core.merkle_log import CompactRange
 from node.core.snapshot import (
     CREDENTIAL,
     SCHEMA,
     CheckpointRootError,
+    CutBlockError,
     EntryError,
     FrontierError,
     LeafInfo,
@@ -83,19 +91,30 @@ class Snap:
     manifest: Manifest
     entries: dict[str, list[tuple[int, bytes]]]
     secp_keys: dict[str, bytes]
+    blocks: dict[str, list[Block]]
+    """Every agency's blocks, height 1 first."""
+    rotated: AgencyKeys
+    """The keys agency 1 rotates to in its block at the cut."""
 
 
-def _agency_state(net: TestNetwork, agency_id: str, count: int) -> MemoryState:
+def _agency_state(
+    net: TestNetwork, agency_id: str, count: int, rotate_to: AgencyKeys | None = None
+) -> tuple[MemoryState, list[Block]]:
     agency = net.genesis.agency(agency_id)
     assert agency is not None
     state = MemoryState(AgencyHead.initial(agency))
     keys = net.keys[agency_id]
-    for events in ([schema_event()], issue_events(count)):
+    batches: list[list[Event]] = [[schema_event()], issue_events(count)] if count else []
+    if rotate_to is not None:
+        batches.append([AgencyKeyRotated(rotate_to.ed25519_public, rotate_to.secp256k1_address)])
+    blocks = []
+    for i, events in enumerate(batches):
         applied = author_block(
-            state.head, events, keys, state, network_id=net.network_id, timestamp_ms=NOW_MS
+            state.head, events, keys, state, network_id=net.network_id, timestamp_ms=NOW_MS + i
         )
         state.commit(applied)
-    return state
+        blocks.append(applied.block)
+    return state, blocks
 
 
 def _entries(state: MemoryState) -> list[tuple[int, bytes]]:
@@ -106,8 +125,15 @@ def _entries(state: MemoryState) -> list[tuple[int, bytes]]:
 
 @pytest.fixture(scope="module")
 def snap() -> Snap:
-    net = make_network(2)
-    states = {a: _agency_state(net, a, 5 + i) for i, a in enumerate(net.agency_ids)}
+    # agency 0 writes, agency 1 writes and rotates its keys in its block at the cut, agency 2
+    # never writes (its leaf is at height 0)
+    net = make_network(3)
+    a0, a1, a2 = net.agency_ids
+    rotated = AgencyKeys.generate()
+    built = {a0: _agency_state(net, a0, 5), a1: _agency_state(net, a1, 6, rotated)}
+    built[a2] = _agency_state(net, a2, 0)
+    states = {a: state for a, (state, _) in built.items()}
+    secp = {a: net.keys[a].secp256k1_private for a in states} | {a1: rotated.secp256k1_private}
     leaves = [
         CutLeaf(a, s.head.height, s.head.block_hash, s.head.log_root, s.head.state_root)
         for a, s in states.items()
@@ -115,8 +141,8 @@ def snap() -> Snap:
     cut = Cut.of(leaves)
     checkpoint = Checkpoint(net.network_id, 3, cut.root(), cut, NOW_MS, b"\x00" * 32)
     digest = eip712.checkpoint_digest(CHAIN_ID, CONTRACT, net.network_id, 3, cut.root())
-    signatures = {a: eip712.sign_digest(net.keys[a].secp256k1_private, digest) for a in states}
-    record = CheckpointRecord(checkpoint, net.agency_ids[0], signatures, "confirmed")
+    signatures = {a: eip712.sign_digest(secp[a], digest) for a in states}
+    record = CheckpointRecord(checkpoint, a0, signatures, "confirmed")
     infos = tuple(
         LeafInfo(
             a,
@@ -124,12 +150,13 @@ def snap() -> Snap:
             s.head.secp256k1_address,
             s.head.timestamp_ms,
             s.head.log,
+            blocks[-1].encode() if blocks else b"",
         )
-        for a, s in states.items()
+        for a, (s, blocks) in built.items()
     )
     entries = {a: _entries(s) for a, s in states.items()}
-    secp = {a: net.keys[a].secp256k1_private for a in states}
-    return Snap(net, Manifest(record, infos), entries, secp)
+    blocks = {a: blocks for a, (_, blocks) in built.items()}
+    return Snap(net, Manifest(record, infos), entries, secp, blocks, rotated)
 
 
 def _signer_of(manifest: Manifest):  # type: ignore[no-untyped-def]
@@ -143,7 +170,7 @@ def _signer_of(manifest: Manifest):  # type: ignore[no-untyped-def]
 def test_a_sound_manifest_and_its_entries_verify(snap: Snap) -> None:
     manifest = snap.manifest
     root = manifest.record.checkpoint.checkpoint_root
-    verify_manifest(manifest, root, _signer_of(manifest))
+    verify_manifest(manifest, root, _signer_of(manifest), genesis=snap.net.genesis)
     for leaf in manifest.record.checkpoint.cut.leaves:
         builder = StateBuilder(leaf.agency_id, leaf.height, leaf.state_root)
         served = snap.entries[leaf.agency_id]
@@ -168,7 +195,9 @@ def test_a_tampered_cut_leaf_is_refused(snap: Snap) -> None:
         snap.manifest, dataclasses.replace(leaf, state_root=b"\x07" * 32), recompute_root=False
     )
     with pytest.raises(CheckpointRootError):
-        verify_manifest(bad, snap.manifest.record.checkpoint.checkpoint_root)
+        verify_manifest(
+            bad, snap.manifest.record.checkpoint.checkpoint_root, genesis=snap.net.genesis
+        )
 
 
 def test_a_root_that_is_not_on_chain_is_refused(snap: Snap) -> None:
@@ -177,11 +206,11 @@ def test_a_root_that_is_not_on_chain_is_refused(snap: Snap) -> None:
         snap.manifest, dataclasses.replace(leaf, height=leaf.height), recompute_root=True
     )
     with pytest.raises(OnchainRootError, match="differs from the contract"):
-        verify_manifest(forged, b"\x09" * 32)
+        verify_manifest(forged, b"\x09" * 32, genesis=snap.net.genesis)
     with pytest.raises(OnchainRootError, match="not anchored"):
-        verify_manifest(snap.manifest, None)
+        verify_manifest(snap.manifest, None, genesis=snap.net.genesis)
     with pytest.raises(OnchainRootError, match="not anchored"):
-        verify_manifest(snap.manifest, ZERO_HASH)
+        verify_manifest(snap.manifest, ZERO_HASH, genesis=snap.net.genesis)
 
 
 def test_a_tampered_frontier_is_refused(snap: Snap) -> None:
@@ -193,17 +222,120 @@ def test_a_tampered_frontier_is_refused(snap: Snap) -> None:
         bad_info = dataclasses.replace(info, log=log)
         bad = dataclasses.replace(snap.manifest, leaves=(bad_info, *snap.manifest.leaves[1:]))
         with pytest.raises(FrontierError, match=match):
-            verify_manifest(bad, root)
+            verify_manifest(bad, root, genesis=snap.net.genesis)
 
 
 def test_missing_leaf_data_and_wrong_signer_keys_are_refused(snap: Snap) -> None:
     root = snap.manifest.record.checkpoint.checkpoint_root
     with pytest.raises(ManifestError):
-        verify_manifest(dataclasses.replace(snap.manifest, leaves=snap.manifest.leaves[1:]), root)
+        verify_manifest(
+            dataclasses.replace(snap.manifest, leaves=snap.manifest.leaves[1:]),
+            root,
+            genesis=snap.net.genesis,
+        )
     info = dataclasses.replace(snap.manifest.leaves[0], secp256k1_address=b"\x03" * 20)
     bad = dataclasses.replace(snap.manifest, leaves=(info, *snap.manifest.leaves[1:]))
     with pytest.raises(ManifestError, match="not by the address"):
-        verify_manifest(bad, root, _signer_of(bad))
+        verify_manifest(bad, root, _signer_of(bad), genesis=snap.net.genesis)
+
+
+# ------------------------------------------------------- keys and timestamps: the cut block
+
+
+def _served(snap: Snap, index: int, **changes: Any) -> Manifest:
+    """The manifest with leaf ``index``'s served data changed (the cut itself untouched)."""
+    leaves = list(snap.manifest.leaves)
+    leaves[index] = dataclasses.replace(leaves[index], **changes)
+    return dataclasses.replace(snap.manifest, leaves=tuple(leaves))
+
+
+def _verify(snap: Snap, manifest: Manifest, genesis: Genesis | None = None) -> None:
+    root = manifest.record.checkpoint.checkpoint_root
+    verify_manifest(manifest, root, _signer_of(manifest), genesis=genesis or snap.net.genesis)
+
+
+def test_a_wrong_ed25519_key_is_refused(snap: Snap) -> None:
+    # The attack: a member serving the snapshot names its own key for an honest agency, whose
+    # genuine blocks the joiner would then refuse (and whose forged ones it would accept).
+    attacker = AgencyKeys.generate()
+    bad = _served(snap, 0, ed25519_public=attacker.ed25519_public)
+    with pytest.raises(CutBlockError, match=r"gi\.agency0: .* not signed by the Ed25519 key"):
+        _verify(snap, bad)
+
+
+def test_a_wrong_timestamp_is_refused(snap: Snap) -> None:
+    info = snap.manifest.leaves[0]
+    with pytest.raises(CutBlockError, match=r"gi\.agency0: timestamp"):
+        _verify(snap, _served(snap, 0, timestamp_ms=info.timestamp_ms + 1))
+
+
+def test_a_block_that_is_not_the_cut_leafs_is_refused(snap: Snap) -> None:
+    a0, a1, _ = snap.net.agency_ids
+    earlier, cut_block = snap.blocks[a0][-2:]
+    for block, match in (
+        (snap.blocks[a1][-1].encode(), "another agency"),
+        (earlier.encode(), f"at {earlier.height}, not {cut_block.height}"),
+        (b"", "malformed"),
+        (b"\x80", "malformed"),
+    ):
+        with pytest.raises(CutBlockError, match=match):
+            _verify(snap, _served(snap, 0, block=block))
+    # Of the agency, at the cut height and signed with its key, yet not the block the cut holds.
+    header = dataclasses.replace(cut_block.header, timestamp_ms=cut_block.header.timestamp_ms + 1)
+    other = Block(header, cut_block.events, snap.net.keys[a0].sign_block_hash(header.hash()))
+    bad = _served(snap, 0, block=other.encode(), timestamp_ms=header.timestamp_ms)
+    with pytest.raises(CutBlockError, match="not the cut's block"):
+        _verify(snap, bad)
+
+
+def test_events_slipped_into_the_cut_blocks_header_are_refused(snap: Snap) -> None:
+    # The block hash covers the header only: a rotation put in its events must not bind keys.
+    cut_block = snap.blocks[snap.net.agency_ids[0]][-1]
+    attacker = AgencyKeys.generate()
+    rotation = AgencyKeyRotated(attacker.ed25519_public, attacker.secp256k1_address)
+    forged = Block(cut_block.header, (rotation, *cut_block.events[1:]), cut_block.signature)
+    bad = _served(snap, 0, block=forged.encode(), ed25519_public=attacker.ed25519_public)
+    with pytest.raises(CutBlockError, match=r"events .* were altered"):
+        _verify(snap, bad)
+
+
+def test_a_rotation_in_the_cut_block_binds_the_rotated_keys(snap: Snap) -> None:
+    a1 = snap.net.agency_ids[1]
+    assert snap.manifest.info(a1).ed25519_public == snap.rotated.ed25519_public
+    _verify(snap, snap.manifest)
+    old = snap.net.keys[a1]  # the block is signed with it, but rotates it away
+    for changes in (
+        {"ed25519_public": old.ed25519_public, "secp256k1_address": old.secp256k1_address},
+        {"ed25519_public": old.ed25519_public},
+        {"secp256k1_address": AgencyKeys.generate().secp256k1_address},
+    ):
+        with pytest.raises(CutBlockError, match="not those its block at 3 rotates to"):
+            verify_manifest(
+                _served(snap, 1, **changes),
+                snap.manifest.record.checkpoint.checkpoint_root,
+                genesis=snap.net.genesis,
+            )
+
+
+def test_an_agency_at_height_0_has_no_block_and_its_genesis_keys(snap: Snap) -> None:
+    a2 = snap.net.agency_ids[2]
+    genesis_agency = snap.net.genesis.agency(a2)
+    assert genesis_agency is not None
+    assert snap.manifest.info(a2).ed25519_public == genesis_agency.ed25519_public
+    _verify(snap, snap.manifest)
+    other = AgencyKeys.generate()
+    for changes, match in (
+        ({"ed25519_public": other.ed25519_public}, "not its genesis keys"),
+        ({"secp256k1_address": other.secp256k1_address}, "not its genesis keys"),
+        ({"timestamp_ms": NOW_MS}, "no block and timestamp 0"),
+        ({"block": snap.blocks[snap.net.agency_ids[0]][0].encode()}, "no block"),
+    ):
+        with pytest.raises(CutBlockError, match=rf"{re.escape(a2)} is at height 0.*{match}"):
+            _verify(snap, _served(snap, 2, **changes))
+    # Admitted by governance rather than in the joiner's genesis: its first keys come with the
+    # (uncommitted) governance state, not with anything the manifest could bind.
+    joiner_genesis = dataclasses.replace(snap.net.genesis, agencies=snap.net.genesis.agencies[:2])
+    _verify(snap, _served(snap, 2, ed25519_public=other.ed25519_public), joiner_genesis)
 
 
 def _builder(snap: Snap) -> tuple[StateBuilder, list[tuple[int, bytes]]]:

@@ -1,9 +1,11 @@
 """Installing a snapshot into an empty store: the state as of the cut (changes after it replayed
 from history), the blocks after the cut applied on top, ``db verify``/``rebuild`` on the result,
-proofs at the base, serving a snapshot again, and an interrupted install wiped back to empty."""
+proofs at the base, serving a snapshot again (with the cut block it kept), the manifest's wire
+encoding, and an interrupted install wiped back to empty."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +14,11 @@ import pytest
 import trio
 
 from node.core import smt
+from node.core.block import MAX_BLOCK_BYTES
 from node.core.checkpoint import Checkpoint
 from node.core.checkpoint_protocol import CheckpointRecord
-from node.core.errors import StorageError
+from node.core.encoding import encode
+from node.core.errors import EncodingError, StorageError
 from node.core.events import (
     AgencyKeyRotated,
     CredentialRevoked,
@@ -92,7 +96,7 @@ def _manifest(store: LedgerStore) -> Manifest:
 
 def _install(src: LedgerStore, target: LedgerStore, page: int = 3) -> Manifest:
     manifest = _manifest(src)
-    verify_manifest(manifest, manifest.record.checkpoint.checkpoint_root)
+    verify_manifest(manifest, manifest.record.checkpoint.checkpoint_root, genesis=target.genesis)
     installer = SnapshotInstaller(target, manifest.epoch)
     installer.begin()
     for leaf in manifest.record.checkpoint.cut.leaves:
@@ -174,11 +178,57 @@ def test_install_then_sync_reaches_the_source_and_verifies(
         for leaf in cut.values():
             args = (leaf.agency_id, leaf.height, b"", 1000, 2**20)
             assert source.state_entries(target, *args) == source.state_entries(source_store, *args)
-        assert _manifest(target) == _manifest(source_store)
+        # ... with the block at its base, which it keeps apart from its block rows.
+        served = _manifest(target)
+        assert served == _manifest(source_store)
+        assert served.info(a0).block == source_store.blocks_bytes(a0, cut[a0].height, 1)[0]
+        verify_manifest(served, manifest.record.checkpoint.checkpoint_root, genesis=target.genesis)
 
         integrity.rebuild(target)
         assert target.heads() == source_store.heads()
         assert integrity.verify(target).ok
+        assert _manifest(target) == served
+
+
+def test_a_joined_node_without_its_cut_block_refuses_to_serve_that_manifest(
+    source_store: LedgerStore, tmp_path: Path, net: TestNetwork
+) -> None:
+    a0 = net.agency_ids[0]
+    with LedgerStore.open(tmp_path / "target", net.genesis) as target:
+        manifest = _install(source_store, target)
+        assert snapshot_install.base_block(target.raw_db, target._num(a0)) is not None
+        target.raw_db.delete(schema.snapshot_block(target._num(a0)))  # as if joined before
+        with pytest.raises(StorageError, match=f"does not hold {a0}'s block at height"):
+            source.manifest_leaves(target, manifest.record)
+        snapshot_install.discard(target)
+        assert snapshot_install.is_empty(target)
+        assert not list(target.raw_db.iterator(prefix=schema.snapshot_blocks()))
+
+
+def test_the_manifest_on_the_wire(source_store: LedgerStore) -> None:
+    record = source.newest_confirmed(source_store)
+    assert record is not None
+    manifest = Manifest(
+        record,
+        tuple(source.manifest_leaves(source_store, record)),
+        source_store.governance_blob(record.epoch),
+    )
+    assert wire.MANIFEST_PROTOCOL == "/calpe/snapshot/manifest/2"
+    assert wire.decode_manifest(wire.encode_manifest(manifest)) == manifest
+    assert all(bool(i.block) == (i.log.size > 0) for i in manifest.leaves)
+    # Version 1 had no block per leaf (its keys were bound by nothing): refused, not misread.
+    leaves = [
+        [i.agency_id, i.ed25519_public, i.secp256k1_address, i.timestamp_ms, i.log.to_bytes()]
+        for i in manifest.leaves
+    ]
+    old = encode([1, record.encode(), leaves, manifest.governance])
+    with pytest.raises(EncodingError, match="expected a status of 0 or 2, got 1"):
+        wire.decode_manifest(old)
+    oversized = dataclasses.replace(manifest.leaves[0], block=b"\x00" * (MAX_BLOCK_BYTES + 1))
+    with pytest.raises(EncodingError, match="block must be bytes of at most"):
+        wire.decode_manifest(
+            wire.encode_manifest(dataclasses.replace(manifest, leaves=(oversized,)))
+        )
 
 
 def test_an_interrupted_install_is_wiped_and_rerun(
@@ -247,6 +297,11 @@ def test_the_joiner_over_the_wire_protocol(
         assert snapshot_install.is_empty(target)  # a refused snapshot leaves nothing behind
         result = trio.run(_joiner(target, network, root).join)
         assert result.peer_id == "peer-a" and result.entries > 10
+        # A node that joined by snapshot serves that same checkpoint to the next joiner.
+        again = _Loopback({"peer-b": SnapshotServer(StoreAccess(target))})
+        with LedgerStore.open(tmp_path / "t2", net.genesis) as second:
+            assert trio.run(_joiner(second, again, root).join).peer_id == "peer-b"
+            assert second.heads() == target.heads()
         _catch_up(source_store, target)
         assert target.heads() == source_store.heads()
         assert integrity.verify(target).ok
