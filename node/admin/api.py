@@ -52,6 +52,8 @@ class AdminApi:
         self.logs = logs
         self.metrics = metrics
         self.backups = backups
+        self._openapi: tuple[tuple[str, ...], bytes] | None = None
+        """The served schema and the agencies it was built for."""
         self._requests = PerRequestId()
         self.governance = GovernanceApi(node, self._requests)
 
@@ -177,8 +179,12 @@ class AdminApi:
         return stream_response(self.node, self.logs)
 
     async def openapi_doc(self, request: Request) -> Response:
-        # built per request: governance admits and removes agencies, whose ids it lists
-        return JSONResponse(openapi.admin_spec(list(self._agencies)))
+        # Rebuilt only when governance admits or removes an agency: the schema lists their ids.
+        agencies = self._agencies
+        if self._openapi is None or self._openapi[0] != agencies:
+            body = JSONResponse(openapi.admin_spec(list(agencies))).body
+            self._openapi = (agencies, bytes(body))
+        return Response(self._openapi[1], media_type="application/json")
 
     # --- writes --------------------------------------------------------------------------------
 

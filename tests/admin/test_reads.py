@@ -194,3 +194,15 @@ async def test_openapi_lists_every_route(running: Running) -> None:
         "/v1/governance/rotate-keys",
     }
     assert set(spec["paths"]) == expected
+
+
+async def test_openapi_names_the_member_agencies_and_is_built_once(running: Running) -> None:
+    first = await running.get("/openapi.json")
+    issuer = first.json()["paths"]["/v1/credentials/{issuer}/{credential_id}"]["get"]["parameters"][
+        0
+    ]
+    assert issuer["name"] == "issuer"
+    assert issuer["schema"]["enum"] == sorted(running.node.store.store.heads())
+    again = await running.get("/openapi.json")
+    assert again.headers["content-type"] == "application/json"
+    assert again.content == first.content
