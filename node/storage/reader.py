@@ -19,38 +19,36 @@ from node.storage import codec, schema
 CACHE_TOP_DEPTH = 16
 """SMT nodes at depth <= this stay cached (at most 131,071 per agency, ~25 MB): a block of a few
 hundred events rewrites most of them, and each level kept saves a LevelDB read per event (depth 16
-rather than 14: +3% events/s in ``bench.ingest`` at 1M credentials, where the tree is ~20 deep)."""
-CACHE_MAX_NODES = 300_000
-"""Past this many cached nodes, deeper ones are dropped (they are cheap to read again)."""
+rather than 14: +3% events/s in ``bench.ingest`` at 1M credentials, where the tree is ~20 deep).
+Deeper nodes are not cached: a block of random keys seldom meets one that an earlier block read or
+wrote, and keeping them cost more (dict growth and eviction) than the reads it saved."""
+_TOP_POSITION_LEN = 2 + CACHE_TOP_DEPTH // 8
+"""A position is its 2-byte depth and ``ceil(depth / 8)`` path bytes, so its length alone tells
+whether it is cached (keep ``CACHE_TOP_DEPTH`` a multiple of 8 for that)."""
 
 
 _MISSING: Any = object()
 
 
 class NodeCache:
-    """One agency's SMT nodes as committed: read-through, updated after each commit."""
+    """The top of one agency's state tree as committed: read-through, updated after each commit."""
 
     def __init__(self) -> None:
         self.nodes: dict[bytes, bytes | None] = {}
 
-    def get(self, db: plyvel.DB, num: int, pos: bytes) -> bytes | None:
-        value: bytes | None = self.nodes.get(pos, _MISSING)
-        if value is _MISSING:
-            value = db.get(schema.smt_node(num, pos))
+    def load(self, db: plyvel.DB, num: int, pos: bytes) -> bytes | None:
+        """Read a node the cache does not hold from LevelDB (and keep it if it is a top one)."""
+        value: bytes | None = db.get(schema.smt_node(num, pos))
+        if len(pos) <= _TOP_POSITION_LEN:
             self.nodes[pos] = value
         return value
 
     def update(self, writes: dict[bytes, bytes | None]) -> None:
-        self.nodes.update(writes)
-        if len(self.nodes) > CACHE_MAX_NODES:
-            self.nodes = {p: v for p, v in self.nodes.items() if _is_top(p)}
+        top = _TOP_POSITION_LEN
+        self.nodes.update({pos: node for pos, node in writes.items() if len(pos) <= top})
 
     def clear(self) -> None:
         self.nodes.clear()
-
-
-def _is_top(pos: bytes) -> bool:
-    return pos[0] == 0 and pos[1] <= CACHE_TOP_DEPTH
 
 
 @dataclass
@@ -61,6 +59,7 @@ class PendingBatch:
     ops: dict[bytes, bytes | None] = field(default_factory=dict)
     heads: dict[int, AgencyHead] = field(default_factory=dict)
     node_writes: dict[int, dict[bytes, bytes | None]] = field(default_factory=dict)
+    """Per agency number, the SMT nodes among ``ops`` by position (how the tree reads them)."""
     rotations: list[tuple[int, int, bytes, bytes]] = field(default_factory=list)
 
     def get(self, key: bytes) -> bytes | None:
@@ -102,14 +101,18 @@ class LedgerReader:
         self._issuer = issuer
         self._cache = cache
         self._schemas = schema_cache
-        self._node_prefix = schema.smt_nodes(num)
+        self._pending = batch.node_writes.setdefault(num, {})
         self.seen: dict[bytes, bytes | None] = {}
         """Every node read through this reader: what a block overwrites, for the undo history."""
 
     def get_node(self, position: bytes) -> bytes | None:
-        ops = self._batch.ops
-        key = self._node_prefix + position
-        value = ops[key] if key in ops else self._cache.get(self._batch.db, self._num, position)
+        # The hottest read of ingest (~20 per event): the batch's own writes (block n + 1 of a
+        # group commit reads block n's), then the cached top of the tree, then LevelDB.
+        value: bytes | None = self._pending.get(position, _MISSING)
+        if value is _MISSING:
+            value = self._cache.nodes.get(position, _MISSING)
+            if value is _MISSING:
+                value = self._cache.load(self._batch.db, self._num, position)
         self.seen[position] = value
         return value
 
