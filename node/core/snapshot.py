@@ -16,12 +16,13 @@ none of it:
   ``state_root`` (:class:`StateBuilder`).
 
 Every refusal is a :class:`SnapshotRefusedError` subclass naming what was wrong. Not committed by
-the cut: the governance state (checked only for its epoch, checkpoint and members); the secp256k1
-address of an agency whose cut block does not rotate it (checked against the checkpoint's
-signatures when :func:`verify_manifest` is given the EIP-712 digest, so only for agencies that
-signed); the keys of an agency admitted by governance that has not written yet. A rotation that
-governance forced at exactly the cut height cannot be shown from the block, so such a manifest is
-refused: join from a later checkpoint, or by replay.
+the cut: the governance state (checked only for its epoch, checkpoint, members and their keys:
+:func:`governance_of`); the secp256k1 address of an agency whose cut block does not rotate it
+(checked against the checkpoint's signatures when :func:`verify_manifest` is given the EIP-712
+digest, so only for agencies that signed); the keys of an agency admitted by governance that has
+not written yet. A rotation that governance forced is not shown by the block the agency signed
+before it, so a manifest is refused while such an agency has not written with its new key: join
+from a later checkpoint, or by replay.
 """
 
 from __future__ import annotations
@@ -445,7 +446,9 @@ def governance_of(manifest: Manifest) -> Governance:
 
     The joiner has no blocks below the cut, so it cannot fold governance from the genesis: the
     state must come with the snapshot, belong to exactly its checkpoint and name exactly the
-    agencies its cut holds (plus any this checkpoint admitted)."""
+    agencies its cut holds (plus any this checkpoint admitted), with the keys the cut blocks
+    bind (:func:`check_cut_block`): later folds rotate an agency to its members' keys, so a
+    state naming other keys would hand the joiner the wrong ones one checkpoint later."""
     if not manifest.governance:
         raise ManifestError("the snapshot carries no governance state")
     try:
@@ -464,4 +467,15 @@ def governance_of(manifest: Manifest) -> Governance:
         gov.cut_heights.get(agency) != height for agency, height in cut.items()
     ):
         raise ManifestError("the snapshot's governance state does not match its cut")
+    infos = {info.agency_id: info for info in manifest.leaves}
+    for member in gov.members:
+        info = infos.get(member.agency_id)
+        if info is not None and (member.ed25519_public, member.secp256k1_address) != (
+            info.ed25519_public,
+            info.secp256k1_address,
+        ):
+            raise ManifestError(
+                f"the snapshot's governance state names other keys for {member.agency_id} "
+                "than its leaf"
+            )
     return gov

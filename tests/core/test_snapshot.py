@@ -20,6 +20,7 @@ from node.core.checkpoint import Checkpoint, Cut, CutLeaf
 from node.core.checkpoint_protocol import CheckpointRecord
 from node.core.events import AgencyKeyRotated, Event
 from node.core.genesis import Genesis
+from node.core.governance import genesis_governance
 from node.core.hashing import ZERO_HASH
 from node.core.keys import AgencyKeys
 from node.core.ledger import AgencyHead, author_block
@@ -39,6 +40,7 @@ from node.core.snapshot import (
     StateRootError,
     bulk_build,
     check_network,
+    governance_of,
     tree_items,
     verify_manifest,
 )
@@ -400,3 +402,40 @@ def test_a_checkpoint_of_another_network_or_agencies_is_refused(snap: Snap) -> N
         check_network(snap.manifest, b"\x01" * 32, members)
     with pytest.raises(ManifestError, match="unknown here"):
         check_network(snap.manifest, snap.net.network_id, members[:1])
+
+
+def _governance(snap: Snap, **keys_of: AgencyKeys) -> bytes:
+    """The governance a serving node folds at the snapshot's checkpoint, members' keys as given."""
+    checkpoint = snap.manifest.record.checkpoint
+    base = genesis_governance(snap.net.genesis)
+    members = tuple(
+        dataclasses.replace(
+            m,
+            ed25519_public=keys_of[m.agency_id].ed25519_public,
+            secp256k1_address=keys_of[m.agency_id].secp256k1_address,
+        )
+        if m.agency_id in keys_of
+        else m
+        for m in base.members
+    )
+    gov = dataclasses.replace(
+        base,
+        epoch=checkpoint.epoch,
+        checkpoint_hash=checkpoint.hash(),
+        members=members,
+        cut_heights={leaf.agency_id: leaf.height for leaf in checkpoint.cut.leaves},
+    )
+    return gov.encode()
+
+
+def test_the_governance_state_must_name_the_keys_the_cut_blocks_bind(snap: Snap) -> None:
+    a0, a1, _ = snap.net.agency_ids
+    honest = dataclasses.replace(snap.manifest, governance=_governance(snap, **{a1: snap.rotated}))
+    member = governance_of(honest).member(a1)
+    assert member is not None and member.ed25519_public == snap.rotated.ed25519_public
+    for lie in (
+        _governance(snap),  # a1's rotation in its cut block left out
+        _governance(snap, **{a1: snap.rotated, a0: AgencyKeys.generate()}),
+    ):
+        with pytest.raises(ManifestError, match="names other keys for"):
+            governance_of(dataclasses.replace(snap.manifest, governance=lie))
