@@ -138,6 +138,7 @@ def apply_block(
         raise RootMismatchError("events_root does not match the block's events")
     changes = _derive_changes(head, block.events, header.height, reader, issuer_of)
     result = smt.apply_batch(reader, head.state_root, _tree_updates(changes))
+    _refuse_taken_keys(changes, header.height, result, reader)
     if result.root != header.state_root:
         raise RootMismatchError(
             f"state_root of {head.agency_id} block {header.height} does not match the recomputed "
@@ -168,6 +169,7 @@ def author_block(
     height = head.height + 1
     changes = _derive_changes(head, events, height, reader, issuer_of)
     result = smt.apply_batch(reader, head.state_root, _tree_updates(changes))
+    _refuse_taken_keys(changes, height, result, reader)
     header = BlockHeader(
         network_id=network_id,
         agency_id=head.agency_id,
@@ -195,7 +197,11 @@ def check_events(
 
     The block producer uses it to find which submission of a failed batch is at fault.
     """
-    _derive_changes(head, events, head.height + 1, reader, issuer_of)
+    height = head.height + 1
+    changes = _derive_changes(head, events, height, reader, issuer_of)
+    _tree_updates(changes)
+    taken = {key for key in _created_keys(changes, height) if smt.lookup(reader, key) is not None}
+    _refuse(taken, changes, reader)
 
 
 def _check_header(head: AgencyHead, header: BlockHeader, network_id: bytes, now_ms: int) -> None:
@@ -277,7 +283,7 @@ def _issue(
     head: AgencyHead, event: CredentialIssued, height: int, reader: StateReader, changes: _Changes
 ) -> StatusRecord:
     cid = event.credential_id
-    if cid in changes.credentials or reader.credential(cid) is not None:
+    if cid in changes.credentials:  # an id already in the state is refused by _refuse_taken_keys
         raise DuplicateCredentialError(f"credential {cid.hex()} is already issued")
     if event.schema_id not in changes.schemas and reader.schema(event.schema_id) is None:
         raise SchemaViolationError(
@@ -317,8 +323,50 @@ def _transition(
 def _tree_updates(changes: _Changes) -> dict[bytes, bytes]:
     updates = {cid: rec.value_hash() for cid, rec in changes.credentials.items()}
     for sid, schema in changes.schemas.items():
-        updates[schema_state_key(sid)] = schema.value_hash()
+        key = schema_state_key(sid)
+        if key in updates:
+            raise DuplicateCredentialError(
+                f"credential {key.hex()} is the state key of schema {sid.hex()}, published with it"
+            )
+        updates[key] = schema.value_hash()
     return updates
+
+
+def _created_keys(changes: _Changes, height: int) -> list[bytes]:
+    """State-tree keys the block creates: credentials it issues, schemas it publishes."""
+    keys = [cid for cid, rec in changes.credentials.items() if rec.issued_height == height]
+    return keys + [schema_state_key(sid) for sid in changes.schemas]
+
+
+def _refuse_taken_keys(
+    changes: _Changes, height: int, result: smt.BatchResult, reader: StateReader
+) -> None:
+    """Refuse a block creating a key the agency's state already holds.
+
+    Credential ids are the issuer's choice, so one could also equal a schema's state key; the
+    tree knows every key, and the update already read the leaf of each key it touches (a leaf it
+    replaces is in ``result.previous``): this costs no read, where a status lookup cost one per
+    issued credential.
+    """
+    created = _created_keys(changes, height)
+    replaced = {
+        old[1:33] for old in result.previous.values() if old is not None and old[0] == smt.LEAF_TAG
+    }
+    _refuse(replaced.intersection(created), changes, reader)
+
+
+def _refuse(taken: set[bytes], changes: _Changes, reader: StateReader) -> None:
+    for sid in changes.schemas:
+        if schema_state_key(sid) in taken:
+            raise SchemaViolationError(
+                f"schema {sid.hex()}'s state key is already a credential id of this agency"
+            )
+    for cid in sorted(taken):
+        if reader.credential(cid) is not None:
+            raise DuplicateCredentialError(f"credential {cid.hex()} is already issued")
+        raise DuplicateCredentialError(
+            f"credential {cid.hex()} is the state key of one of this agency's schemas"
+        )
 
 
 def _applied(

@@ -12,15 +12,24 @@ from node.core.block import Block, decode_block
 from node.core.checkpoint import Cut, CutLeaf
 from node.core.events import (
     AgencyKeyRotated,
+    CredentialIssued,
     CredentialReinstated,
     CredentialRevoked,
     CredentialSuspended,
     Event,
 )
 from node.core.keys import AgencyKeys
-from node.core.ledger import AgencyHead, apply_block, author_block
+from node.core.ledger import AgencyHead, apply_block, author_block, check_events
+from node.core.status import schema_state_key
 from tests.core.memory_state import MemoryState
-from tests.factories import NOW_MS, TestNetwork, issue_events, make_network, schema_event
+from tests.factories import (
+    NOW_MS,
+    TestNetwork,
+    issue_events,
+    make_network,
+    schema_event,
+    schema_id,
+)
 
 
 def _state(net: TestNetwork, agency_id: str) -> MemoryState:
@@ -244,3 +253,56 @@ def test_cut_root_is_independent_of_arrival_order(rng: random.Random) -> None:
         ).root()
 
     assert replay(rng.randrange(2**32)) == replay(rng.randrange(2**32))
+
+
+def test_a_state_key_is_created_once_whether_credential_or_schema(net: TestNetwork) -> None:
+    # Credential ids are the issuer's choice, so one can equal a schema's state key: the two would
+    # share a leaf of the state tree (and a snapshot of the agency could not be rebuilt).
+    author, _, _ = _issued_state(net)
+    schema_key = schema_state_key(schema_id())
+    cases: list[tuple[list[Event], type[errors.CalpeError], str]] = [
+        (
+            [CredentialIssued(schema_key, schema_id(), 1_700_000_000)],
+            errors.DuplicateCredentialError,
+            "state key of one of this agency's schemas",
+        ),
+        (
+            [
+                schema_event("permit"),
+                CredentialIssued(schema_state_key(schema_id("permit")), schema_id(), 1_700_000_000),
+            ],
+            errors.DuplicateCredentialError,
+            "published with it",
+        ),
+    ]
+    for events, error, match in cases:
+        with pytest.raises(error, match=match):
+            _next_block(net, author, events)
+        with pytest.raises(error, match=match):
+            check_events(author.head, events, author)
+    # the other way round: a schema published after a credential took its state key
+    permit_key = schema_state_key(schema_id("permit"))
+    _author(net, author, [CredentialIssued(permit_key, schema_id(), 1_700_000_000)])
+    for attempt in (
+        lambda: _next_block(net, author, [schema_event("permit")]),
+        lambda: check_events(author.head, [schema_event("permit")], author),
+    ):
+        with pytest.raises(errors.SchemaViolationError, match="already a credential id"):
+            attempt()
+
+
+def test_a_replica_refuses_a_credential_issued_again(net: TestNetwork) -> None:
+    author, replica, ids = _issued_state(net)
+    # A block its author signed over a state that forgot the credential: only the replica's own
+    # state shows the id is taken (the status lookup this replaced, now the state tree's leaf).
+    forgetful = _state(net, net.agency_ids[0])
+    _author(net, forgetful, [schema_event()])
+    forgetful.head = dataclasses.replace(
+        forgetful.head,
+        height=author.head.height,
+        block_hash=author.head.block_hash,
+        timestamp_ms=author.head.timestamp_ms,
+    )
+    again = _next_block(net, forgetful, [CredentialIssued(ids[1], schema_id(), 1_700_000_000)])
+    with pytest.raises(errors.DuplicateCredentialError, match="already issued"):
+        apply_block(replica.head, again, replica, network_id=net.network_id, now_ms=NOW_MS)

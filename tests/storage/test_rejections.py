@@ -36,6 +36,7 @@ from node.core.events import (
 )
 from node.core.keys import AgencyKeys
 from node.core.ledger import MAX_CLOCK_SKEW_MS
+from node.core.status import schema_state_key
 from node.storage import LedgerStore
 from tests.factories import (
     NOW_MS,
@@ -136,6 +137,12 @@ CASES: dict[str, tuple[type[CalpeError], Callable[[World], Block | bytes]]] = {
     "issued twice": (
         DuplicateCredentialError,
         lambda w: w.crafted_a([CredentialIssued(w.issued[1], schema_id(), 1_700_000_000)]),
+    ),
+    "credential id that is a schema's state key": (
+        DuplicateCredentialError,
+        lambda w: w.crafted_a(
+            [CredentialIssued(schema_state_key(schema_id()), schema_id(), 1_700_000_000)]
+        ),
     ),
     "unpublished schema": (SchemaViolationError, lambda w: w.crafted_a(issue_events(1, "nope"))),
     "wrong state root": (RootMismatchError, lambda w: w.crafted_a(issue_events(1))),
