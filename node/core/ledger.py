@@ -199,7 +199,7 @@ def check_events(
     """
     height = head.height + 1
     changes = _derive_changes(head, events, height, reader, issuer_of)
-    _tree_updates(changes)
+    _tree_updates(changes)  # refuses a schema and a credential sharing a key within the events
     taken = {key for key in _created_keys(changes, height) if smt.lookup(reader, key) is not None}
     _refuse(taken, changes, reader)
 
@@ -356,17 +356,20 @@ def _refuse_taken_keys(
 
 
 def _refuse(taken: set[bytes], changes: _Changes, reader: StateReader) -> None:
+    """Raise for the first of the created keys found ``taken`` in the state, if any."""
+    if not taken:
+        return
     for sid in changes.schemas:
         if schema_state_key(sid) in taken:
             raise SchemaViolationError(
                 f"schema {sid.hex()}'s state key is already a credential id of this agency"
             )
-    for cid in sorted(taken):
-        if reader.credential(cid) is not None:
-            raise DuplicateCredentialError(f"credential {cid.hex()} is already issued")
-        raise DuplicateCredentialError(
-            f"credential {cid.hex()} is the state key of one of this agency's schemas"
-        )
+    cid = min(taken)
+    if reader.credential(cid) is not None:
+        raise DuplicateCredentialError(f"credential {cid.hex()} is already issued")
+    raise DuplicateCredentialError(
+        f"credential {cid.hex()} is the state key of one of this agency's schemas"
+    )
 
 
 def _applied(

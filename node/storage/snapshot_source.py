@@ -14,6 +14,7 @@ from itertools import islice
 
 import cbor2
 
+from node.core.block import decode_block
 from node.core.checkpoint_protocol import CheckpointRecord, decode_record
 from node.core.errors import StorageError
 from node.core.merkle_log import CompactRange
@@ -49,14 +50,16 @@ def manifest_leaves(store: LedgerStore, record: CheckpointRecord) -> list[LeafIn
         if leaf_at(store, leaf.agency_id, leaf.height) != leaf:
             raise StorageError(f"this node does not hold {leaf.agency_id} at {leaf.height}")
         pub, address = keys_at(store, leaf.agency_id, leaf.height)
+        block = cut_block(store, leaf.agency_id, leaf.height)
+        timestamp = decode_block(block).header.timestamp_ms if block else 0
         infos.append(
             LeafInfo(
                 leaf.agency_id,
                 pub,
                 address,
-                timestamp_at(store, leaf.agency_id, leaf.height),
+                timestamp,
                 frontier_at(store, leaf.agency_id, leaf.height),
-                cut_block(store, leaf.agency_id, leaf.height),
+                block,
             )
         )
     return infos
@@ -65,21 +68,6 @@ def manifest_leaves(store: LedgerStore, record: CheckpointRecord) -> list[LeafIn
 def keys_at(store: LedgerStore, agency_id: str, height: int) -> tuple[bytes, bytes]:
     """``(ed25519_public, secp256k1_address)`` in force after block ``height``."""
     return store.keys_at(agency_id, height + 1)
-
-
-def timestamp_at(store: LedgerStore, agency_id: str, height: int) -> int:
-    head = store.head(agency_id)
-    if height == head.height:
-        return head.timestamp_ms
-    if height == 0:
-        return 0
-    block = store.block(agency_id, height)
-    if block is not None:
-        return block.header.timestamp_ms
-    base = base_at(store.raw_db, store._num(agency_id))
-    if base is not None and base.height == height:
-        return base.head.timestamp_ms
-    raise StorageError(f"{agency_id} has no block at height {height}")
 
 
 def cut_block(store: LedgerStore, agency_id: str, height: int) -> bytes:
