@@ -13,7 +13,6 @@ from libp2p.host.ping import PingService
 from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo as Libp2pPeerInfo
-from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.tools.anyio_service import background_trio_service
 from multiaddr import Multiaddr
 
@@ -27,7 +26,6 @@ from node.network.gossip import (
     ForwarderMemory,
     GossipValidator,
     build_router,
-    trim_router_state,
 )
 from node.network.host import (
     ConnectionNotifee,
@@ -43,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 _PUBLISH_POLL = 0.01
 _PING_TIMEOUT = 5.0
-_ROUTER_STATE_LIMIT = 10_000
 _MAINTENANCE_INTERVAL = 10.0
 _SHUTDOWN_GRACE = 5.0
 _T = TypeVar("_T")
@@ -223,7 +220,7 @@ class PeerNetwork:
                 trio.open_nursery() as nursery,
             ):
                 await self._start(host, pubsub, nursery)
-                nursery.start_soon(self._maintenance_loop, host, router)
+                nursery.start_soon(self._maintenance_loop, host)
                 logger.info("network started: peer=%s addrs=%s", self.peer_id, self.listen_addrs)
                 task_status.started()
                 await stop.wait()
@@ -394,7 +391,7 @@ class PeerNetwork:
             return False
         return True
 
-    async def _maintenance_loop(self, host: BasicHost, router: GossipSub) -> None:
+    async def _maintenance_loop(self, host: BasicHost) -> None:
         ping = PingService(host)
         interval = min(self._config.ping_interval, _MAINTENANCE_INTERVAL)
         since_ping = self._config.ping_interval
@@ -404,7 +401,6 @@ class PeerNetwork:
                 async with trio.open_nursery() as nursery:
                     for peer_id in sorted(self._connected):
                         nursery.start_soon(self._ping, ping, peer_id)
-            trim_router_state(router, _ROUTER_STATE_LIMIT)
             await trio.sleep(interval)
             since_ping += interval
 

@@ -13,6 +13,7 @@ from node.core.errors import StorageError
 from node.core.genesis import Genesis
 from node.core.ledger import AgencyHead
 from node.storage import codec, schema
+from node.storage.table_reads import read_tables_without_mmap
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class LevelDBMemory:
     snapshot join: 16 s at 64 MiB, 24 s at 16 MiB, for 1M credentials).
     """
 
-    cache_mib: int = 16
+    cache_mib: int = 8
     write_buffer_mib: int = 16
     max_open_files: int = 100
 
@@ -51,6 +52,7 @@ class LevelDBMemory:
 def open_leveldb(path: Path, memory: LevelDBMemory | None = None) -> plyvel.DB:
     """Open (creating if needed) the database; a held lock becomes a clear StorageError."""
     path.mkdir(parents=True, exist_ok=True)
+    read_tables_without_mmap()
     try:
         return plyvel.DB(str(path), **(memory or LevelDBMemory()).options())
     except plyvel.IOError as exc:
