@@ -11,8 +11,12 @@ and the size of its data directory (apparent bytes, as LevelDB left it: not comp
 against targets:
 
 - **RSS**: maximum over the run and at the end (<= 300 MiB);
-- **disk**: bytes per event at the end (<= 400), also after a full LevelDB compaction of the
-  stopped node's database (the figure ``bench.ingest`` reports);
+- **disk**: bytes per event when the load stops, and *settled* (<= 400): once the first checkpoint
+  cut after the load is confirmed, which prunes the history of the last intervals, and the
+  directory's size holds still (as LevelDB left it, not compacted: a node fed 1M events in two
+  minutes holds ~20 s of that history when the load stops, one fed over days a few seconds of
+  it); also after a full LevelDB compaction of the stopped node's database (the figure
+  ``bench.ingest`` reports);
 - **events/s** acknowledged, and the whole series for plotting.
 
 Progress goes to stderr at each sample (the full run takes minutes). ``--smoke``: a few thousand.
@@ -56,6 +60,8 @@ cache, shared and reclaimable). ``rss_mib`` is their sum (and shared memory, ~0 
 CHECKPOINT_INTERVAL_S = 10
 BRIDGE = {"confirmations": 2, "poll_interval_s": 0.5}
 """A checkpoint counts as anchored two 1-second anvil blocks after its transaction."""
+SETTLE_TIMEOUT_S = 6 * CHECKPOINT_INTERVAL_S
+"""Longest wait for a checkpoint cut after the load to be confirmed (then its pruning)."""
 RETRY_PAUSE_S = 0.2
 """Back-off after a refusal (503: the producer's queue is full) before resending the batch."""
 
@@ -225,9 +231,36 @@ def compacted_bytes(data_dir: Path) -> int:
     return dir_bytes(data_dir)
 
 
+def settle(
+    node: NodeProcess, sampler: Sampler, events: int, loaded_ms: int, sizes: Sizes
+) -> float | None:
+    """Seconds until a checkpoint cut after ``loaded_ms`` is confirmed (pruning the history
+    before it) and the data directory's size then holds within 1% from one sample to the next
+    (LevelDB's compactions have caught up); ``None`` if not within :data:`SETTLE_TIMEOUT_S`."""
+    start = time.monotonic()
+    confirmed = False
+    while time.monotonic() - start < SETTLE_TIMEOUT_S:
+        time.sleep(sizes.interval_s)
+        if not confirmed:
+            recent = node.get("/v1/checkpoints", limit=8)["checkpoints"]
+            confirmed = any(
+                c["state"] == "confirmed" and c["timestamp_ms"] > loaded_ms for c in recent
+            )
+            sampler.sample(events)  # after the check: a confirmation seen has pruned by now
+            continue
+        sampler.sample(events)
+        before, now = sampler.rows[-2][3], sampler.rows[-1][3]
+        if abs(now - before) <= 0.01 * now:
+            return round(time.monotonic() - start, 1)
+    return None
+
+
+def _per(size: float, events: int) -> float:
+    return round(size / events, 1)
+
+
 def summary(rows: list[list[float]], events: int, seconds: float) -> dict[str, Any]:
     rss = [row[2] for row in rows]
-    disk_end = int(rows[-1][3])
     return {
         "events": events,
         "seconds": round(seconds, 2),
@@ -236,14 +269,14 @@ def summary(rows: list[list[float]], events: int, seconds: float) -> dict[str, A
         "rss_anon_mib": {"max": max(row[5] for row in rows), "end": rows[-1][5]},
         "rss_file_mib": {"max": max(row[6] for row in rows), "end": rows[-1][6]},
         "fds": {"start": rows[0][4], "max": max(row[4] for row in rows), "end": rows[-1][4]},
-        "disk": {"bytes_end": disk_end, "bytes_per_event_end": round(disk_end / events, 1)},
     }
 
 
 def verdicts(result: dict[str, Any]) -> dict[str, bool]:
+    disk = result["disk"]
     return {
         "rss_mib_max": result["rss_mib"]["max"] <= TARGETS["rss_mib_max"],
-        "disk_bytes_per_event": result["disk"]["bytes_per_event_end"]
+        "disk_bytes_per_event": disk.get("bytes_per_event_settled", disk["bytes_per_event_end"])
         <= TARGETS["disk_bytes_per_event"],
     }
 
@@ -262,19 +295,29 @@ def run(sizes: Sizes, root: Path, compact: bool = True, anchor: bool = True) -> 
             sampler = Sampler(node.process.pid, data_dir, sizes.events)
             counts = asyncio.run(feed(node, schema, sizes, sampler))
             seconds = time.monotonic() - sampler.started
+            loaded_ms = int(time.time() * 1000)
             sampler.sample(counts.acked)
+            disk_loaded = sampler.rows[-1][3]
+            settle_s = settle(node, sampler, counts.acked, loaded_ms, sizes) if anchor else None
             blocks = node.heads()[AGENCY]["height"]
             checkpoints = node.get("/v1/checkpoints", limit=500)["checkpoints"]
         finally:
             if node.running:
                 node.stop()
     result.update(summary(sampler.rows, counts.acked, seconds))
+    events = counts.acked
+    result["disk"] = {"bytes_end": disk_loaded, "bytes_per_event_end": _per(disk_loaded, events)}
+    if settle_s is not None:
+        settled = int(sampler.rows[-1][3])
+        result["disk"].update(
+            bytes_settled=settled, bytes_per_event_settled=_per(settled, events), settle_s=settle_s
+        )
     result.update(blocks=blocks, refused_batches=counts.refused, dropped_requests=counts.dropped)
     result["anchoring"] = anchoring_summary(checkpoints, anchor=anchor)
     if compact:
         size = compacted_bytes(data_dir)
         result["disk"].update(
-            bytes_compacted=size, bytes_per_event_compacted=round(size / counts.acked, 1)
+            bytes_compacted=size, bytes_per_event_compacted=_per(size, counts.acked)
         )
     result["series"] = {"columns": SERIES_COLUMNS, "rows": sampler.rows}
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -302,9 +345,10 @@ def table(result: dict[str, Any]) -> str:
         ("RSS at end (MiB)", result["rss_mib"]["end"], "", None),
         ("  anonymous, max", result["rss_anon_mib"]["max"], "", None),
         ("  mapped files, max", result["rss_file_mib"]["max"], "", None),
+        ("disk bytes/event at end", result["disk"]["bytes_per_event_end"], "", None),
         (
-            "disk bytes/event at end",
-            result["disk"]["bytes_per_event_end"],
+            "  settled",
+            result["disk"].get("bytes_per_event_settled", "-"),
             "<= 400",
             met["disk_bytes_per_event"],
         ),

@@ -131,7 +131,7 @@ class StorageSection(_Section):
         default=LevelDBMemory.max_open_files,
         ge=20,
         le=50_000,
-        description="Table files LevelDB keeps open (and memory-mapped).",
+        description="Table files LevelDB keeps open (each holds its index and filter in memory).",
     )
 
 

@@ -22,11 +22,11 @@ logger = logging.getLogger(__name__)
 class LevelDBMemory:
     """The memory LevelDB may use: ``[storage]`` in the node config.
 
-    Defaults, from the benchmarks: 16 MiB memtables (two can be live) and a 16 MiB block cache
-    keep the events/s of 64 MiB each in bench.ingest and cut a node's RSS at 1M events by ~150 MiB
-    (bench.resources); the hot top of the state tree is cached above LevelDB (reader.NodeCache).
-    LevelDB memory-maps every open table file, so fewer open tables bound that mapping; 8 MiB
-    buffers with 40 open tables cost 15% of the events/s. Larger buffers speed bulk loads (a
+    Defaults, from the benchmarks: 16 MiB memtables (two can be live) keep the events/s of 64 MiB
+    in bench.ingest (8 MiB cost 11%) and cut a node's RSS at 1M events by ~150 MiB
+    (bench.resources); the block cache's size made no difference to ingest from 4 to 16 MiB (the
+    hot top of the state tree is cached above LevelDB, reader.NodeCache), so it is 8. LevelDB reads
+    its tables rather than memory-mapping them (table_reads). Larger buffers speed bulk loads (a
     snapshot join: 16 s at 64 MiB, 24 s at 16 MiB, for 1M credentials).
     """
 

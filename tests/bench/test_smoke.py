@@ -30,6 +30,7 @@ EXPECTED = {
         "rss_file_mib.max",
         "anchoring.anchored",
         "disk.bytes_per_event_end",
+        "disk.bytes_per_event_settled",
         "disk.bytes_per_event_compacted",
         "series.rows",
         "targets_met.rss_mib_max",
