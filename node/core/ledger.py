@@ -36,6 +36,7 @@ from node.core.errors import (
     TimestampError,
     TransitionError,
     UnknownCredentialError,
+    ValidationError,
 )
 from node.core.events import (
     AgencyKeyRotated,
@@ -202,6 +203,45 @@ def check_events(
     _tree_updates(changes)  # refuses a schema and a credential sharing a key within the events
     taken = {key for key in _created_keys(changes, height) if smt.lookup(reader, key) is not None}
     _refuse(taken, changes, reader)
+
+
+def refusals(
+    head: AgencyHead, submissions: Sequence[Sequence[Event]], reader: StateReader
+) -> list[ValidationError | None]:
+    """For each submission, the error it causes when the ones before it that pass are authored
+    with it as the agency's next block (``None``: it passes), as checking them one by one says.
+
+    A failure never goes away with more events after it, so the first failing submission is the
+    last of the shortest failing prefix: a binary search finds each refusal in O(log n) checks
+    of the batch, rather than n checks of a growing prefix.
+    """
+    verdicts: list[ValidationError | None] = [None] * len(submissions)
+    kept: list[Event] = []
+    start = 0
+
+    def error_with(end: int) -> ValidationError | None:
+        try:
+            check_events(head, [*kept, *(e for s in submissions[start:end] for e in s)], reader)
+        except ValidationError as exc:
+            return exc
+        return None
+
+    while start < len(submissions):
+        failing, error = len(submissions), error_with(len(submissions))
+        if error is None:
+            break
+        passing = start  # the prefix up to ``passing`` passes, the one up to ``failing`` fails
+        while failing - passing > 1:
+            middle = (passing + failing) // 2
+            found = error_with(middle)
+            if found is None:
+                passing = middle
+            else:
+                failing, error = middle, found
+        verdicts[failing - 1] = error
+        kept.extend(e for s in submissions[start : failing - 1] for e in s)
+        start = failing
+    return verdicts
 
 
 def _check_header(head: AgencyHead, header: BlockHeader, network_id: bytes, now_ms: int) -> None:

@@ -20,7 +20,7 @@ from node.core.block import MAX_EVENTS_PER_BLOCK
 from node.core.errors import CalpeError, SizeLimitError, ValidationError
 from node.core.events import Event
 from node.core.keys import AgencyKeys
-from node.core.ledger import AppliedBlock, check_events
+from node.core.ledger import AppliedBlock, refusals
 from node.services.store_access import StoreAccess
 
 log = logging.getLogger(__name__)
@@ -215,18 +215,8 @@ class BlockProducer:
         agency = self._agency_id
 
         def check_each() -> list[ValidationError | None]:
-            head, reader = store.head(agency), store.reader(agency)
-            accepted: list[Event] = []
-            verdicts: list[ValidationError | None] = []
-            for submission in batch:
-                try:
-                    check_events(head, [*accepted, *submission.events], reader)
-                except ValidationError as exc:
-                    verdicts.append(exc)
-                    continue
-                accepted.extend(submission.events)
-                verdicts.append(None)
-            return verdicts
+            submitted = [submission.events for submission in batch]
+            return refusals(store.head(agency), submitted, store.reader(agency))
 
         verdicts = await self._store.call(check_each)
         kept = []

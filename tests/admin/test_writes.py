@@ -310,3 +310,42 @@ async def test_a_batch_commits_in_one_block_or_not_at_all(running: Running) -> N
     ]:
         response = await running.post("/v1/credentials/batch", body)
         assert response.status_code == 400 and reason in response.json()["error"]["message"]
+
+
+async def test_a_bad_submission_is_refused_and_its_block_neighbours_committed(
+    running: Running,
+) -> None:
+    """Requests that arrive together share a block; one breaking a rule fails that block's first
+    authoring, and the producer then answers it and commits the others."""
+    answers: dict[str, Any] = {}
+
+    async def send(name: str, path: str, body: dict[str, Any]) -> None:
+        answers[name] = await running.post(path, body)
+
+    unknown = cid(9_999).hex()
+    async with trio.open_nursery() as nursery:
+        for n in range(70, 82):
+            nursery.start_soon(send, f"issue-{n}", "/v1/credentials/issue", issue_body(n))
+        nursery.start_soon(
+            send,
+            "revoke-unknown",
+            f"/v1/credentials/{unknown}/revoke",
+            {"request_id": "rv-unknown", "reason": "ceased"},
+        )
+        nursery.start_soon(
+            send, "issue-twice", "/v1/credentials/issue", issue_body(75, "issue-75-again")
+        )
+    refused = answers.pop("revoke-unknown")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "unknown_credential"
+    # One of the two issuances of credential 75 is refused as a duplicate, the other committed.
+    twins = [answers.pop("issue-75"), answers.pop("issue-twice")]
+    assert sorted(t.status_code for t in twins) == [200, 409]
+    duplicate = next(t for t in twins if t.status_code == 409)
+    assert "already issued" in duplicate.json()["error"]["message"]
+    assert all(a.status_code == 200 for a in answers.values()), {
+        k: a.text for k, a in answers.items() if a.status_code != 200
+    }
+    for n in range(70, 82):
+        doc = (await running.get(f"/v1/credentials/{AGENCY}/{cid(n).hex()}")).json()
+        assert doc["credential"]["status"] == "active"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.core import errors, smt
+from node.core import errors, ledger, smt
 from node.core.block import Block, decode_block
 from node.core.checkpoint import Cut, CutLeaf
 from node.core.events import (
@@ -25,6 +25,7 @@ from tests.core.memory_state import MemoryState
 from tests.factories import (
     NOW_MS,
     TestNetwork,
+    credential_id,
     issue_events,
     make_network,
     schema_event,
@@ -306,3 +307,70 @@ def test_a_replica_refuses_a_credential_issued_again(net: TestNetwork) -> None:
     again = _next_block(net, forgetful, [CredentialIssued(ids[1], schema_id(), 1_700_000_000)])
     with pytest.raises(errors.DuplicateCredentialError, match="already issued"):
         apply_block(replica.head, again, replica, network_id=net.network_id, now_ms=NOW_MS)
+
+
+# --- which submissions of a failed batch to refuse ---------------------------------------------
+
+
+def _one_by_one(
+    head: AgencyHead, submissions: list[list[Event]], reader: MemoryState
+) -> list[str | None]:
+    """The reference: each submission checked after the ones kept before it."""
+    kept: list[Event] = []
+    verdicts: list[str | None] = []
+    for submission in submissions:
+        try:
+            check_events(head, [*kept, *submission], reader)
+        except errors.ValidationError as exc:
+            verdicts.append(f"{type(exc).__name__}: {exc}")
+            continue
+        kept.extend(submission)
+        verdicts.append(None)
+    return verdicts
+
+
+def _named(verdicts: list[errors.ValidationError | None]) -> list[str | None]:
+    return [None if v is None else f"{type(v).__name__}: {v}" for v in verdicts]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["issue", "again", "revoke", "unknown", "pair"]), max_size=24))
+def test_refusals_match_checking_one_by_one(kinds: list[str]) -> None:
+    net = make_network(1)
+    author, _, ids = _issued_state(net)
+    fresh = issue_events(len(kinds))
+    submissions: list[list[Event]] = []
+    for kind, new in zip(kinds, fresh, strict=True):
+        if kind == "issue":
+            submissions.append([new])
+        elif kind == "again":  # an id issued before, in the state
+            submissions.append([CredentialIssued(ids[0], schema_id(), 1_700_000_000)])
+        elif kind == "revoke":  # the first revocation passes, a second one is final
+            submissions.append([CredentialRevoked(ids[1])])
+        elif kind == "unknown":
+            submissions.append([CredentialRevoked(credential_id())])
+        else:  # a valid event and an invalid one: the submission is refused whole
+            submissions.append([new, CredentialRevoked(credential_id())])
+    verdicts = ledger.refusals(author.head, submissions, author)
+    assert _named(verdicts) == _one_by_one(author.head, submissions, author)
+
+
+def test_refusals_search_rather_than_scan(
+    net: TestNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    author, _, _ = _issued_state(net)
+    submissions: list[list[Event]] = [[e] for e in issue_events(512)]
+    submissions[300] = [CredentialRevoked(credential_id())]
+    calls = 0
+    check = ledger.check_events
+
+    def counted(*args: object, **kwargs: object) -> None:
+        nonlocal calls
+        calls += 1
+        check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger, "check_events", counted)
+    verdicts = ledger.refusals(author.head, submissions, author)
+    assert [i for i, v in enumerate(verdicts) if v is not None] == [300]
+    assert isinstance(verdicts[300], errors.UnknownCredentialError)
+    assert calls <= 2 + 2 * 9  # two whole-batch checks and a binary search, not 512 checks
