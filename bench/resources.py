@@ -241,16 +241,15 @@ def settle(
     confirmed = False
     while time.monotonic() - start < SETTLE_TIMEOUT_S:
         time.sleep(sizes.interval_s)
+        was_confirmed = confirmed
         if not confirmed:
             recent = node.get("/v1/checkpoints", limit=8)["checkpoints"]
             confirmed = any(
                 c["state"] == "confirmed" and c["timestamp_ms"] > loaded_ms for c in recent
             )
-            sampler.sample(events)  # after the check: a confirmation seen has pruned by now
-            continue
-        sampler.sample(events)
+        sampler.sample(events)  # after the check: a confirmation seen has pruned by now
         before, now = sampler.rows[-2][3], sampler.rows[-1][3]
-        if abs(now - before) <= 0.01 * now:
+        if was_confirmed and abs(now - before) <= 0.01 * now:
             return round(time.monotonic() - start, 1)
     return None
 
@@ -316,9 +315,7 @@ def run(sizes: Sizes, root: Path, compact: bool = True, anchor: bool = True) -> 
     result["anchoring"] = anchoring_summary(checkpoints, anchor=anchor)
     if compact:
         size = compacted_bytes(data_dir)
-        result["disk"].update(
-            bytes_compacted=size, bytes_per_event_compacted=_per(size, counts.acked)
-        )
+        result["disk"].update(bytes_compacted=size, bytes_per_event_compacted=_per(size, events))
     result["series"] = {"columns": SERIES_COLUMNS, "rows": sampler.rows}
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     result["targets"] = TARGETS

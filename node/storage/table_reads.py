@@ -79,8 +79,7 @@ def _symbol_offset(library: str) -> int | None:
         names_offset = sections[link][4]
         for entry in range(offset, offset + size, _SYMBOL_LEN):
             name, _, _, _, value, length = struct.unpack_from("<IBBHQQ", data, entry)
-            start = names_offset + name
-            if data[start : data.index(b"\0", start)] == _SYMBOL and length == 4:
+            if length == 4 and data.startswith(_SYMBOL + b"\0", names_offset + name):
                 found: int = value - first_load[3]
                 return found
     return None
@@ -89,8 +88,8 @@ def _symbol_offset(library: str) -> int | None:
 def _limit_variable() -> ctypes.c_int | None:
     """The loaded LevelDB's ``g_mmap_limit``, checked to lie in that library's writable data."""
     mappings = _mappings()
-    libraries = {m.path for m in mappings if "leveldb" in Path(m.path).name}
-    libraries |= {m.path for m in mappings if Path(m.path).name.startswith("_plyvel")}
+    names = {m.path: Path(m.path).name for m in mappings}
+    libraries = [p for p, n in names.items() if "leveldb" in n or n.startswith("_plyvel")]
     for library in sorted(libraries):
         offset = _symbol_offset(library)
         if offset is None:
