@@ -15,7 +15,13 @@ What this adds to py-libp2p 0.8.1's ``Pubsub``/``GossipSub`` and why:
   one task per received message, and starting a task walks the whole task tree, so a flood of
   messages would otherwise cost quadratic time and freeze the node before any rate limit ran;
 - the router's check that a sender never gives one sequence number two contents remembers a
-  digest of each message, not the message (see :class:`CalpeGossipSub`).
+  digest of each message, not the message (see :class:`CalpeGossipSub`);
+- each message is validated once: copies that neighbours relay while the first is still being
+  validated are dropped (the library would validate them again), a refusal costs no formatting
+  of the message, and a block is declined to the mesh (IDONTWANT) as soon as it arrives, so that
+  in a full mesh it crosses each link about once instead of once per relaying neighbour;
+- RPCs leave out the signed peer record py-libp2p attaches to each one (every receiver checked
+  its signature), and yamux returns receive credit as go-yamux does (see ``node.network.host``).
 """
 
 from __future__ import annotations
@@ -23,16 +29,19 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import logging
+import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 import trio
 from libp2p.abc import IHost, INetStream
+from libp2p.custom_types import AsyncValidatorFn, SyncValidatorFn
+from libp2p.exceptions import ValidationError
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
-from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.pubsub import Pubsub, ValidationResult
 from libp2p.pubsub.rpc_queue import RpcQueue
 
 from node.network.api import GossipMessage, NetworkHandlers, Verdict
@@ -48,6 +57,13 @@ _FORWARDER_MEMORY = 4096
 
 _CONTENT_MEMORY = 4096
 """Messages whose content digest the router keeps for its equivocation check (~0.5 MB)."""
+
+_IDONTWANT_MEMORY = 512
+"""Message ids a neighbour asked us not to send, kept per neighbour (for a few heartbeats)."""
+_IDONTWANT_HEARTBEATS = 3
+"""Heartbeats an IDONTWANT is honoured for (go-libp2p's default)."""
+EARLY_IDONTWANT_BYTES = 16 * KIB
+"""Messages at least this large (blocks) are declined to the mesh as soon as they arrive."""
 
 MAX_PENDING_PER_FORWARDER = 64
 """Received messages of one neighbour waiting for validation; more are dropped before py-libp2p
@@ -103,6 +119,9 @@ class CalpePubsub(Pubsub):
         self._offence = offence
         self._pending: Counter[ID] = Counter()
         self._dropped: Counter[ID] = Counter()
+        self._validating: set[bytes] = set()
+        self.copies_dropped = 0
+        """Copies of a message that arrived while it was being validated, dropped unvalidated."""
 
     async def continuously_read_stream(self, stream: INetStream) -> None:
         _reading_peer.set(stream.muxed_conn.peer_id)
@@ -143,7 +162,22 @@ class CalpePubsub(Pubsub):
                 logger.debug("reset of failed pubsub stream failed", exc_info=True)
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        key = message_id(msg)
+        if key in self._validating:
+            # Every neighbour relays each message, and py-libp2p marks a message seen only once
+            # it is valid: a copy arriving while the first is still validated would be validated
+            # again (a block decoded, found a duplicate, and its forwarder scored down for it).
+            self.copies_dropped += 1
+            self._release(msg_forwarder)
+            return
+        self._validating.add(key)
         try:
+            if (
+                msg_forwarder != self.my_id
+                and len(msg.data) >= EARLY_IDONTWANT_BYTES
+                and isinstance(self.router, CalpeGossipSub)
+            ):
+                await self.router.decline_copies(key, msg.topicIDs)
             await super().push_msg(msg_forwarder, msg)
         except Exception as error:
             if msg_forwarder == self.my_id:
@@ -151,8 +185,47 @@ class CalpePubsub(Pubsub):
             logger.warning("dropped malformed gossip: peer=%s error=%r", msg_forwarder, error)
             self._offence(msg_forwarder.to_base58(), "malformed gossip message")
         finally:
-            if self._pending[msg_forwarder] > 0:
-                self._pending[msg_forwarder] -= 1
+            self._validating.discard(key)
+            self._release(msg_forwarder)
+
+    def _release(self, msg_forwarder: ID) -> None:
+        """One message of ``msg_forwarder`` is no longer waiting (see ``_is_subscribed_to_msg``)."""
+        if self._pending[msg_forwarder] > 0:
+            self._pending[msg_forwarder] -= 1
+
+    async def validate_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        """py-libp2p 0.8.1's validation (cached verdicts, a timeout, the concurrency limit),
+        without the message in the error: the library formats the whole message, up to a MiB of
+        block as protobuf text, into each ``ValidationError``, milliseconds of CPU for every
+        message refused, which any neighbour could make us spend at will."""
+        msg_id = self._msg_id_constructor(msg)
+        cached = self.validation_cache.get(msg_id)
+        if cached is not None:
+            if not cached.is_valid:
+                raise ValidationError(cached.error_message or "refused before")
+            return
+        error = await self._run_validators(msg_forwarder, msg)
+        result = ValidationResult(
+            is_valid=error is None, timestamp=time.time(), error_message=error
+        )
+        self.validation_cache.put(msg_id, result)
+        if error is not None:
+            raise ValidationError(error)
+
+    async def _run_validators(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> str | None:
+        """Why the topic validators refuse ``msg``, or None if they accept it."""
+        with trio.move_on_after(self.validation_timeout):
+            for topic_validator in self.get_msg_validators(msg):
+                if not topic_validator.is_async:
+                    accepted = cast(SyncValidatorFn, topic_validator.validator)(msg_forwarder, msg)
+                else:
+                    async with self._validator_semaphore:
+                        validator = cast(AsyncValidatorFn, topic_validator.validator)
+                        accepted = await validator(msg_forwarder, msg)
+                if not accepted:
+                    return "refused by the topic validator"
+            return None
+        return "validation timed out"
 
     async def handle_sending_messages(
         self, peer_id: ID, stream: INetStream, queue: RpcQueue
@@ -161,6 +234,13 @@ class CalpePubsub(Pubsub):
         queue._queue.max_size = self._params.outbound_queue_size
         queue.max_message_size = self._params.max_message_size + RPC_ENVELOPE_SLACK
         await super().handle_sending_messages(peer_id, stream, queue)
+
+    async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
+        # py-libp2p attaches our signed peer record to every RPC, and every receiver checks its
+        # signature: an Ed25519 verification per copy of each block. Members' addresses come
+        # from genesis and configuration, not from these records, so gossip leaves them out.
+        rpc_msg.ClearField("senderRecord")
+        return await super().write_msg(stream, rpc_msg)
 
     def outbound_pressure(self) -> float:
         """The fullest peer queue's fill ratio (0 empty, 1 full)."""
@@ -180,6 +260,46 @@ class CalpeGossipSub(GossipSub):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._contents: dict[bytes, bytes] = {}
+        self._declined: OrderedDict[bytes, None] = OrderedDict()
+        self._heartbeats = 0
+        self._declined_since: dict[ID, dict[bytes, int]] = {}
+
+    def _prune_idontwant_entries(self) -> None:
+        # py-libp2p forgets every IDONTWANT at each heartbeat, so a block still being validated
+        # when one comes is then relayed to the neighbours that declined it. Kept for a few
+        # heartbeats instead, as go-libp2p keeps them.
+        self._heartbeats += 1
+        now = self._heartbeats
+        for peer in self._declined_since.keys() - self.dont_send_message_ids.keys():
+            del self._declined_since[peer]
+        for peer, declined in self.dont_send_message_ids.items():
+            since = self._declined_since.setdefault(peer, {})
+            for msg_id in declined:
+                since.setdefault(msg_id, now)
+            for msg_id in [
+                m for m, heartbeat in since.items() if now - heartbeat >= _IDONTWANT_HEARTBEATS
+            ]:
+                del since[msg_id]
+                declined.discard(msg_id)
+
+    async def decline_copies(self, msg_id: bytes, topic_ids: Iterable[str]) -> None:
+        """Tell mesh peers (IDONTWANT) that we have ``msg_id``, as soon as it arrives.
+
+        py-libp2p 0.8.1 sends IDONTWANT only when it relays a message, after validation, by
+        which time every neighbour has validated its own copy and relayed it to us too: in a
+        full mesh each block then crosses every link, and each node reads, decrypts and parses
+        it once per neighbour. Sent on arrival, before the block is validated (as gossipsub v1.2
+        intends), it spares most of those copies.
+        """
+        await self._emit_idontwant_for_message(msg_id, topic_ids)
+
+    async def _emit_idontwant_for_message(self, msg_id: bytes, topic_ids: Iterable[str]) -> None:
+        if msg_id in self._declined:  # already sent on arrival
+            return
+        self._declined[msg_id] = None
+        if len(self._declined) > _CONTENT_MEMORY:
+            self._declined.popitem(last=False)
+        await super()._emit_idontwant_for_message(msg_id, topic_ids)
 
     def _check_equivocation(self, msg: rpc_pb2.Message) -> bool:
         key = msg.from_id + msg.seqno
@@ -214,6 +334,9 @@ def build_router(params: GossipParams) -> CalpeGossipSub:
         time_to_live=params.fanout_ttl,
         gossip_window=params.gossip_window,
         gossip_history=params.gossip_history,
+        # At most this many IDONTWANTs kept per neighbour (the library's 10 is fewer than the
+        # blocks a busy network gossips in one heartbeat).
+        max_idontwant_messages=_IDONTWANT_MEMORY,
         heartbeat_initial_delay=0.1,
         heartbeat_interval=params.heartbeat_interval,
         # Members come from genesis: peer exchange could only suggest peers we would refuse.

@@ -8,6 +8,7 @@ the service dials its static peers itself, with its own backoff.
 from __future__ import annotations
 
 import logging
+import os
 import weakref
 from collections.abc import Callable
 
@@ -35,8 +36,18 @@ LIBP2P_LOGGER = "libp2p"
 FORWARDED_LOGGER = "node.network.libp2p"
 
 
+YAMUX_TUNING = {"PY_YAMUX_RELEASE_ON_READ": "0"}
+"""py-libp2p 0.8.1's yamux reads its tuning from the environment, at each use. By default it
+returns receive credit after every read, and the pubsub reader takes each message's length prefix
+a byte at a time: several WINDOW_UPDATE frames, each encrypted and sent on its own, per gossiped
+block. Off, credit goes back as go-yamux returns it, once half the window is read. Settings an
+operator exports win."""
+
+
 def build_host(config: NetworkConfig, key_pair: KeyPair, gate: MemberGate) -> BasicHost:
     """A host that has not started yet; ``host.run(listen_addrs)`` starts it."""
+    for name, value in YAMUX_TUNING.items():
+        os.environ.setdefault(name, value)
     noise = GatedNoiseTransport(key_pair, new_x25519_key_pair().private_key, gate)
     connections = ConnectionConfig(
         max_connections=config.max_connections,

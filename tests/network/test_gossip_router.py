@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
 
 from node.network import gossip
@@ -51,3 +52,23 @@ def test_digest_covers_topics_and_data() -> None:
     assert content_digest(message(7, b"ab")) == base  # seqno is the key, not the content
     assert content_digest(message(1, b"ab", topic="calpe/x")) != base
     assert content_digest(message(1, b"ab!")) != base
+
+
+def test_idontwant_is_honoured_for_three_heartbeats() -> None:
+    """py-libp2p forgets every IDONTWANT at each heartbeat; a block still being validated by then
+    would be relayed to the neighbours that declined it."""
+    router = build_router(GossipParams())
+    peer = ID(SENDER)
+    router.dont_send_message_ids[peer] = {b"first"}
+    router._prune_idontwant_entries()  # heartbeat 1: "first" is noted
+    router.dont_send_message_ids[peer].add(b"second")
+    router._prune_idontwant_entries()  # 2: "second" is noted
+    router._prune_idontwant_entries()  # 3
+    assert router.dont_send_message_ids[peer] == {b"first", b"second"}
+    router._prune_idontwant_entries()  # 4: three heartbeats after "first"
+    assert router.dont_send_message_ids[peer] == {b"second"}
+    router._prune_idontwant_entries()
+    assert router.dont_send_message_ids[peer] == set()
+    del router.dont_send_message_ids[peer]  # the peer left
+    router._prune_idontwant_entries()
+    assert router._declined_since == {}
