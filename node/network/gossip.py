@@ -39,6 +39,7 @@ from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import AsyncValidatorFn, SyncValidatorFn
 from libp2p.exceptions import ValidationError
 from libp2p.peer.id import ID
+from libp2p.pubsub.exceptions import NoPubsubAttached
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub, ValidationResult
@@ -300,6 +301,16 @@ class CalpeGossipSub(GossipSub):
         if len(self._declined) > _CONTENT_MEMORY:
             self._declined.popitem(last=False)
         await super()._emit_idontwant_for_message(msg_id, topic_ids)
+
+    async def emit_control_message(self, control_msg: rpc_pb2.ControlMessage, to_peer: ID) -> None:
+        # The library's, without our signed peer record (which CalpePubsub.write_msg drops
+        # anyway): building it parses our addresses and serialises the record again for every
+        # control message, four IDONTWANTs per block in a five-member mesh.
+        if self.pubsub is None:
+            raise NoPubsubAttached
+        packet = rpc_pb2.RPC()
+        packet.control.CopyFrom(control_msg)
+        self.send_rpc(to_peer, packet, priority=True)
 
     def _check_equivocation(self, msg: rpc_pb2.Message) -> bool:
         key = msg.from_id + msg.seqno
