@@ -61,6 +61,8 @@ _CONTENT_MEMORY = 4096
 
 _IDONTWANT_MEMORY = 512
 """Message ids a neighbour asked us not to send, kept per neighbour (for a few heartbeats)."""
+_DECLINED_MEMORY = 4096
+"""Message ids we sent IDONTWANT for on arrival (so the router does not send it again)."""
 _IDONTWANT_HEARTBEATS = 3
 """Heartbeats an IDONTWANT is honoured for (go-libp2p's default)."""
 EARLY_IDONTWANT_BYTES = 16 * KIB
@@ -298,7 +300,7 @@ class CalpeGossipSub(GossipSub):
         if msg_id in self._declined:  # already sent on arrival
             return
         self._declined[msg_id] = None
-        if len(self._declined) > _CONTENT_MEMORY:
+        if len(self._declined) > _DECLINED_MEMORY:
             self._declined.popitem(last=False)
         await super()._emit_idontwant_for_message(msg_id, topic_ids)
 
