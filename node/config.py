@@ -133,6 +133,13 @@ class StorageSection(_Section):
         le=50_000,
         description="Table files LevelDB keeps open (each holds its index and filter in memory).",
     )
+    state_cache_mib: int = Field(
+        default=LevelDBMemory.state_cache_mib,
+        ge=1,
+        le=4096,
+        description="Memory (MiB) for the cached tops of all agencies' state trees; when they "
+        "outgrow it, the largest caches fewer levels (one more LevelDB read per event each).",
+    )
 
 
 class NodeConfig(_Section):

@@ -13,6 +13,7 @@ from node.core.errors import StorageError
 from node.core.genesis import Genesis
 from node.core.ledger import AgencyHead
 from node.storage import codec, schema
+from node.storage.reader import CACHED_NODE_BYTES
 from node.storage.table_reads import read_tables_without_mmap
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LevelDBMemory:
-    """The memory LevelDB may use: ``[storage]`` in the node config.
+    """The memory LevelDB, and the store's state cache, may use: ``[storage]`` in the node config.
 
     Defaults, from the benchmarks: 16 MiB memtables (two can be live) keep the events/s of 64 MiB
     in bench.ingest (8 MiB cost 11%) and cut a node's RSS at 1M events by ~150 MiB
@@ -33,6 +34,13 @@ class LevelDBMemory:
     cache_mib: int = 8
     write_buffer_mib: int = 16
     max_open_files: int = 100
+    state_cache_mib: int = 32
+    """Not LevelDB's: the budget of the store's own cache of the state trees' tops, shared by all
+    agencies (reader.NodeCache). One agency at 1M credentials fills ~21 MiB of it."""
+
+    def state_cache_nodes(self) -> int:
+        """The state cache's budget as a number of tree nodes."""
+        return self.state_cache_mib * 1024 * 1024 // CACHED_NODE_BYTES
 
     def options(self) -> dict[str, object]:
         # Bloom filters make the many "is this credential new?" misses cheap; large table files

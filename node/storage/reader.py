@@ -17,35 +17,54 @@ from node.core.status import SchemaRecord, StatusRecord, decode_schema_record
 from node.storage import codec, schema
 
 CACHE_TOP_DEPTH = 16
-"""SMT nodes at depth <= this stay cached (at most 131,071 per agency, ~25 MB): a block of a few
-hundred events rewrites most of them, and each level kept saves a LevelDB read per event (depth 16
-rather than 14: +3% events/s in ``bench.ingest`` at 1M credentials, where the tree is ~20 deep).
-Deeper nodes are not cached: a block of random keys seldom meets one that an earlier block read or
-wrote, and keeping them cost more (dict growth and eviction) than the reads it saved."""
+"""SMT nodes at depth <= this stay cached (at most 131,071 per agency, ~21 MiB) unless the node's
+budget for the cache makes an agency's depth smaller (:class:`NodeCache`): a block of a few
+hundred events rewrites most of them, and each level kept saves a LevelDB read per event (depth
+16 rather than 14: +3% events/s in ``bench.ingest`` at 1M credentials, where the tree is ~20
+deep). Deeper nodes are not cached: a block of random keys seldom meets one that an earlier block
+read or wrote, and keeping them cost more (dict growth and eviction) than the reads it saved."""
 _TOP_POSITION_LEN = 2 + CACHE_TOP_DEPTH // 8
-"""A position is its 2-byte depth and ``ceil(depth / 8)`` path bytes, so its length alone tells
-whether it is cached (keep ``CACHE_TOP_DEPTH`` a multiple of 8 for that)."""
+"""A position is its 2-byte depth and ``ceil(depth / 8)`` path bytes: no longer than this, its
+second byte is its depth."""
+CACHED_NODE_BYTES = 170
+"""Memory one cached node takes (its position, its 65 bytes and the dict entry; measured with
+tracemalloc): what turns the node's budget in MiB into a number of nodes."""
 
 
 _MISSING: Any = object()
 
 
 class NodeCache:
-    """The top of one agency's state tree as committed: read-through, updated after each commit."""
+    """The top of one agency's state tree as committed: read-through, updated after each commit.
 
-    def __init__(self) -> None:
+    It holds the nodes down to ``depth``; :meth:`shallower` gives a level up when the node's
+    budget for all agencies' caches runs out.
+    """
+
+    def __init__(self, depth: int = CACHE_TOP_DEPTH) -> None:
         self.nodes: dict[bytes, bytes | None] = {}
+        self.depth = depth
 
     def load(self, db: plyvel.DB, num: int, pos: bytes) -> bytes | None:
         """Read a node the cache does not hold from LevelDB (and keep it if it is a top one)."""
         value: bytes | None = db.get(schema.smt_node(num, pos))
-        if len(pos) <= _TOP_POSITION_LEN:
+        if len(pos) <= _TOP_POSITION_LEN and pos[1] <= self.depth:
             self.nodes[pos] = value
         return value
 
     def update(self, writes: dict[bytes, bytes | None]) -> None:
-        top = _TOP_POSITION_LEN
-        self.nodes.update({pos: node for pos, node in writes.items() if len(pos) <= top})
+        top, depth = _TOP_POSITION_LEN, self.depth
+        self.nodes.update(
+            {pos: node for pos, node in writes.items() if len(pos) <= top and pos[1] <= depth}
+        )
+
+    def shallower(self) -> int:
+        """Stop caching the deepest level held; return how many nodes that freed."""
+        before = len(self.nodes)
+        self.depth -= 1
+        depth = self.depth
+        self.nodes = {pos: node for pos, node in self.nodes.items() if pos[1] <= depth}
+        return before - len(self.nodes)
 
     def clear(self) -> None:
         self.nodes.clear()

@@ -116,8 +116,13 @@ class LedgerStore(LedgerQueries):
         *,
         sync: bool = True,
         repair: bool = False,
+        cache_budget: int | None = None,
     ) -> None:
         self._db = db
+        self._cache_budget = (
+            LevelDBMemory().state_cache_nodes() if cache_budget is None else cache_budget
+        )
+        """Tree nodes all agencies' caches may hold together."""
         self.path = path
         self.genesis = genesis
         self.network_id = genesis.network_id
@@ -164,7 +169,8 @@ class LedgerStore(LedgerQueries):
         db = open_leveldb(path, memory)
         try:
             check_or_initialise(db, path, genesis)
-            store = cls(db, path, genesis, retention, sync=sync, repair=repair)
+            budget = (memory or LevelDBMemory()).state_cache_nodes()
+            store = cls(db, path, genesis, retention, sync=sync, repair=repair, cache_budget=budget)
             store._prune_to_window()
         except plyvel.CorruptionError as exc:
             db.close()
@@ -478,8 +484,25 @@ class LedgerStore(LedgerQueries):
             self._heads[self._ids[num]] = head
         for num, writes in batch.node_writes.items():
             self._slots[self._ids[num]].cache.update(writes)
+        self._fit_caches()
         for num, height, pub, addr in batch.rotations:
             bisect.insort(self._slots[self._ids[num]].rotations, (height, pub, addr))
+
+    def _fit_caches(self) -> None:
+        """Keep all agencies' cached tree tops within the budget: the largest gives up a level."""
+        slots = self._slots.values()
+        total = sum(len(slot.cache.nodes) for slot in slots)
+        while total > self._cache_budget:
+            largest = max(slots, key=lambda slot: len(slot.cache.nodes))
+            if largest.cache.depth == 0:
+                return
+            total -= largest.cache.shallower()
+            logger.info(
+                "state cache at its budget (%d nodes): agency=%s now caches its tree to depth %d",
+                self._cache_budget,
+                self._ids[largest.num],
+                largest.cache.depth,
+            )
 
     def reset_caches(self) -> None:
         """Forget cached state and reload heads (after the integrity tools rewrote tables)."""
