@@ -101,17 +101,18 @@ def encode_positions(positions: list[bytes]) -> bytes:
 _LENGTHS = [bytes((n,)) for n in range(256)]
 
 
-def decode_positions(data: bytes) -> list[bytes]:
-    positions = []
-    offset = 0
-    while offset < len(data):
-        length = data[offset]
-        end = offset + 1 + length
-        if end > len(data):
-            raise EncodingError("SMT journal entry is truncated")
-        positions.append(data[offset + 1 : end])
+def decode_positions(data: bytes, prefix: bytes = b"", suffix: bytes = b"") -> list[bytes]:
+    """The positions of a journal value, each between ``prefix`` and ``suffix`` (pruning turns
+    them straight into undo keys: one pass, no list of bare positions)."""
+    keys = []
+    size, offset = len(data), 0
+    while offset < size:
+        end = offset + 1 + data[offset]
+        keys.append(prefix + data[offset + 1 : end] + suffix)
         offset = end
-    return positions
+    if offset != size:
+        raise EncodingError("SMT journal entry is truncated")
+    return keys
 
 
 def encode_receipt(agency_id: str, height: int, block_hash: bytes, index: int) -> bytes:

@@ -535,8 +535,8 @@ class LedgerStore(LedgerQueries):
 
     def _prune_through(self, num: int, through: int) -> None:
         batch = PendingBatch(self._db)
-        for height in writer.journal_heights(self._db, num, through):
-            writer.prune_history(batch, num, height)
+        for height, journal in writer.journals(self._db, num, through):
+            writer.prune_history(batch, num, height, journal)
             if len(batch.ops) >= PRUNE_CHUNK_OPS:
                 self._write(batch)
                 batch = PendingBatch(self._db)

@@ -6,6 +6,8 @@ written whole.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import plyvel
 
 from node.core.encoding import encode
@@ -116,31 +118,38 @@ def _add_smt_writes(
     prune_history(batch, num, height - retention)
 
 
-def prune_history(batch: PendingBatch, num: int, height: int) -> None:
+def prune_history(batch: PendingBatch, num: int, height: int, journal: bytes | None = None) -> None:
     """Delete the undo entries of block ``height``, which just left the retention window.
 
     Blocks leave the window one per commit, so deleting exactly one height keeps it tight; a
     shrunk window, or pruning a crash interrupted, is caught up when the store opens.
+    ``journal``: the height's journal entry, if the caller has read it already.
     """
     if height < 1:
         return
     key = schema.smt_journal(num, height)
-    raw = batch.get(key)
+    raw = batch.get(key) if journal is None else journal
     if raw is None:
         return
-    for pos in codec.decode_positions(raw):
-        batch.delete(schema.smt_undo(num, pos, height))
-    batch.delete(key)
+    prefix, suffix = schema.smt_undo_affixes(num, height)
+    undo_keys = codec.decode_positions(raw, prefix, suffix)
+    batch.ops.update(dict.fromkeys(undo_keys))
+    batch.ops[key] = None
 
 
-def journal_heights(db: plyvel.DB, num: int, through_height: int) -> list[int]:
-    """Heights up to ``through_height`` that still have undo entries, in order."""
+def journals(db: plyvel.DB, num: int, through_height: int) -> Iterator[tuple[int, bytes]]:
+    """``(height, journal entry)`` of the heights up to ``through_height`` with undo entries.
+
+    Read as the caller goes (LevelDB's iterator reads a snapshot, so the caller may delete what
+    it has seen meanwhile): after a long outage the entries can run to tens of MB.
+    """
     if through_height < 1:
-        return []
+        return
     start = schema.smt_journal(num, 1)
     stop = schema.smt_journal(num, through_height + 1)
-    with db.iterator(start=start, stop=stop, include_value=False) as committed:
-        return [schema.height_of_block_key(key) for key in committed]
+    with db.iterator(start=start, stop=stop) as committed:
+        for key, value in committed:
+            yield schema.height_of_block_key(key), value
 
 
 def add_equivocation(

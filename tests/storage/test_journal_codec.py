@@ -1,0 +1,37 @@
+"""The SMT journal's value: the positions a block has undo entries for, length-prefixed."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from node.core import smt
+from node.core.errors import EncodingError
+from node.storage import codec, schema
+
+_POSITIONS = st.lists(
+    st.builds(smt.position, st.integers(0, smt.KEY_BITS), st.binary(min_size=32, max_size=32)),
+    max_size=40,
+)
+
+
+@given(_POSITIONS)
+def test_positions_round_trip(positions: list[bytes]) -> None:
+    assert codec.decode_positions(codec.encode_positions(positions)) == positions
+
+
+@given(_POSITIONS, st.integers(0, 2**16 - 1), st.integers(1, 2**40))
+def test_pruning_reads_them_as_undo_keys(positions: list[bytes], num: int, height: int) -> None:
+    prefix, suffix = schema.smt_undo_affixes(num, height)
+    keys = codec.decode_positions(codec.encode_positions(positions), prefix, suffix)
+    assert keys == [schema.smt_undo(num, pos, height) for pos in positions]
+
+
+def test_a_truncated_entry_is_refused() -> None:
+    raw = codec.encode_positions([smt.position(9, bytes(32)), smt.position(20, bytes(32))])
+    for cut in range(1, len(raw)):
+        if raw[:cut] == codec.encode_positions([smt.position(9, bytes(32))]):
+            continue  # a whole first entry: a valid journal of one position
+        with pytest.raises(EncodingError, match="truncated"):
+            codec.decode_positions(raw[:cut])
