@@ -101,7 +101,7 @@ class CalpePubsub(Pubsub):
     def __init__(
         self,
         host: IHost,
-        router: GossipSub,
+        router: CalpeGossipSub,
         params: GossipParams,
         topics: frozenset[str],
         sink: Callable[[rpc_pb2.Message], None],
@@ -122,6 +122,7 @@ class CalpePubsub(Pubsub):
         self._offence = offence
         self._pending: Counter[ID] = Counter()
         self._dropped: Counter[ID] = Counter()
+        self._gossip = router
         self._validating: set[bytes] = set()
         self.copies_dropped = 0
         """Copies of a message that arrived while it was being validated, dropped unvalidated."""
@@ -175,12 +176,8 @@ class CalpePubsub(Pubsub):
             return
         self._validating.add(key)
         try:
-            if (
-                msg_forwarder != self.my_id
-                and len(msg.data) >= EARLY_IDONTWANT_BYTES
-                and isinstance(self.router, CalpeGossipSub)
-            ):
-                await self.router.decline_copies(key, msg.topicIDs)
+            if msg_forwarder != self.my_id and len(msg.data) >= EARLY_IDONTWANT_BYTES:
+                await self._gossip.decline_copies(key, msg.topicIDs)
             await super().push_msg(msg_forwarder, msg)
         except Exception as error:
             if msg_forwarder == self.my_id:
@@ -258,12 +255,15 @@ class CalpeGossipSub(GossipSub):
     gives one sequence number two contents: 30 to 60 MiB of a node's memory at a few hundred
     500-event blocks, for a check that needs only which content came first. We keep a digest of
     each of the last :data:`_CONTENT_MEMORY` messages instead, and penalise the same way.
+
+    It also sends IDONTWANT as soon as a block arrives and honours IDONTWANTs for a few
+    heartbeats (:meth:`decline_copies`), and its control messages carry no peer record.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._contents: dict[bytes, bytes] = {}
-        self._declined: OrderedDict[bytes, None] = OrderedDict()
+        self._declined: dict[bytes, None] = {}
         self._heartbeats = 0
         self._declined_since: dict[ID, dict[bytes, int]] = {}
 
@@ -301,7 +301,7 @@ class CalpeGossipSub(GossipSub):
             return
         self._declined[msg_id] = None
         if len(self._declined) > _DECLINED_MEMORY:
-            self._declined.popitem(last=False)
+            del self._declined[next(iter(self._declined))]
         await super()._emit_idontwant_for_message(msg_id, topic_ids)
 
     async def emit_control_message(self, control_msg: rpc_pb2.ControlMessage, to_peer: ID) -> None:

@@ -116,12 +116,10 @@ class LedgerStore(LedgerQueries):
         *,
         sync: bool = True,
         repair: bool = False,
-        cache_budget: int | None = None,
+        cache_budget: int,
     ) -> None:
         self._db = db
-        self._cache_budget = (
-            LevelDBMemory().state_cache_nodes() if cache_budget is None else cache_budget
-        )
+        self._cache_budget = cache_budget
         """Tree nodes all agencies' caches may hold together."""
         self.path = path
         self.genesis = genesis

@@ -7,7 +7,7 @@ import pytest
 import trio
 
 from node.network import GossipMessage, PeerNetwork, Verdict
-from node.network.gossip import EARLY_IDONTWANT_BYTES, CalpeGossipSub, CalpePubsub
+from node.network.gossip import EARLY_IDONTWANT_BYTES, CalpePubsub
 from tests.network.netutil import WAIT, Member, Recorder, config_for, running
 
 
@@ -35,10 +35,10 @@ async def _full_mesh(
     """Wait until every member has the two others connected and in its gossip mesh."""
     with trio.fail_after(WAIT):
         while True:
-            meshes = [_pubsub(net).router for net in nets.values()]
+            meshes = [_pubsub(net)._gossip.mesh for net in nets.values()]
             if all(
-                len(rec.connected) == 2 and len(getattr(router, "mesh", {}).get(topic, ())) == 2
-                for rec, router in zip(recorders.values(), meshes, strict=True)
+                len(rec.connected) == 2 and len(mesh.get(topic, ())) == 2
+                for rec, mesh in zip(recorders.values(), meshes, strict=True)
             ):
                 return
             await trio.sleep(0.05)
@@ -75,8 +75,7 @@ async def test_a_slow_node_validates_each_message_once(size: int) -> None:
             validated_at_b = [m for m in recorders["b"].validated if m.data == sent]
             assert len(validated_at_b) == 1
             assert [m.forwarder for m in recorders["c"].validated if m.data == sent] == [a.peer_id]
-            c_router = _pubsub(net_c).router
-            assert isinstance(c_router, CalpeGossipSub)
+            c_router = _pubsub(net_c)._gossip
             if size < EARLY_IDONTWANT_BYTES:
                 assert _pubsub(net_b).copies_dropped >= 1
             else:
