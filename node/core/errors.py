@@ -14,6 +14,7 @@
     │   ├── TimestampError           timestamp too far in the future or before the previous block
     │   ├── RootMismatchError        events_root or state_root differs from the recomputed one
     │   ├── SizeLimitError           too many events or too many bytes
+    │   │   └── BlockTooLargeError   the events chosen for a new block encode to too many bytes
     │   ├── SchemaViolationError     an event field outside its closed schema
     │   ├── ForeignCredentialError   a status change to a credential of another agency
     │   ├── UnknownCredentialError   a status change to a credential that was never issued
@@ -85,6 +86,10 @@ class RootMismatchError(ValidationError):
 
 class SizeLimitError(ValidationError):
     reason = "too_large"
+
+
+class BlockTooLargeError(SizeLimitError):
+    """Authoring only: the events fit in a block by count, not by bytes; cut fewer of them."""
 
 
 class SchemaViolationError(ValidationError):

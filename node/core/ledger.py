@@ -23,6 +23,7 @@ from node.core.block import (
 )
 from node.core.errors import (
     AgencyFrozenError,
+    BlockTooLargeError,
     DuplicateCredentialError,
     ForeignCredentialError,
     HeightError,
@@ -111,6 +112,8 @@ class AppliedBlock:
     schemas: dict[bytes, SchemaRecord]
     smt_writes: dict[bytes, bytes | None]
     log_nodes: list[tuple[int, int, bytes]]
+    smt_previous: dict[bytes, bytes | None]
+    """What each of ``smt_writes`` replaces (None: the position was empty), for the undo history."""
 
 
 @dataclass
@@ -183,7 +186,7 @@ def author_block(
     )
     block = Block(header, tuple(events), keys.sign_block_hash(header.hash()))
     if len(block.encode()) > MAX_BLOCK_BYTES:
-        raise SizeLimitError(f"block would exceed {MAX_BLOCK_BYTES} bytes; cut it smaller")
+        raise BlockTooLargeError(f"block would exceed {MAX_BLOCK_BYTES} bytes; cut it smaller")
     return _applied(head, block, changes, result)
 
 
@@ -431,5 +434,11 @@ def _applied(
             secp256k1_address=changes.rotation.secp256k1_address,
         )
     return AppliedBlock(
-        block, new_head, changes.credentials, changes.schemas, dict(result.writes), log_nodes
+        block,
+        new_head,
+        changes.credentials,
+        changes.schemas,
+        result.writes,
+        log_nodes,
+        result.previous,
     )

@@ -2,9 +2,10 @@
 
 Submissions wait in a bounded queue; a block is cut every ``max_delay`` seconds or when
 ``max_events`` are pending, whichever comes first (one signature per block is what makes ingest
-fast). A submitter is answered only after its block is durably committed, so an acknowledged
-event is never lost; if the block cannot be authored because of one bad submission, that
-submission alone is refused and the others go into the next block.
+fast); submissions that fit in a block by count but not by bytes go into more blocks. A submitter
+is answered only after its block is durably committed, so an acknowledged event is never lost; if
+the block cannot be authored because of one bad submission, that submission alone is refused and
+the others go into the next block.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import trio
 
 from node.core.block import MAX_EVENTS_PER_BLOCK
-from node.core.errors import CalpeError, SizeLimitError, ValidationError
+from node.core.errors import BlockTooLargeError, CalpeError, SizeLimitError, ValidationError
 from node.core.events import Event
 from node.core.keys import AgencyKeys
 from node.core.ledger import AppliedBlock, refusals
@@ -60,7 +61,7 @@ class BlockProducer:
         keys: AgencyKeys,
         on_committed: OnCommitted,
         *,
-        max_events: int = 500,
+        max_events: int = 1000,
         max_delay: float = 0.2,
         max_pending_events: int = 20_000,
         behind: Callable[[], bool] = lambda: False,
@@ -169,6 +170,14 @@ class BlockProducer:
         while batch:
             try:
                 applied = await self._author(batch)
+            except BlockTooLargeError:
+                if len(batch) == 1:  # cannot happen: a submission is far smaller than a block
+                    self._finish(batch[0], error=SizeLimitError("the events exceed one block"))
+                    return
+                half = len(batch) // 2
+                self._put_back(batch[half:])
+                batch = batch[:half]
+                continue
             except ValidationError as exc:
                 # Rare: a submission breaks a ledger rule (nothing was written). Answer the
                 # offending ones and author the rest; the common path validates only once.
@@ -191,6 +200,11 @@ class BlockProducer:
                 index += len(submission.events)
             await self._on_committed(applied)
             return
+
+    def _put_back(self, submissions: list[_Submission]) -> None:
+        """Return submissions taken for a block to the head of the queue, in order."""
+        self._queue[:0] = submissions
+        self._pending_events += sum(len(submission.events) for submission in submissions)
 
     async def _author(self, batch: list[_Submission]) -> AppliedBlock:
         events = [e for s in batch for e in s.events]

@@ -23,7 +23,7 @@ hundred events rewrites most of them, and each level kept saves a LevelDB read p
 16 rather than 14: +3% events/s in ``bench.ingest`` at 1M credentials, where the tree is ~20
 deep). Deeper nodes are not cached: a block of random keys seldom meets one that an earlier block
 read or wrote, and keeping them cost more (dict growth and eviction) than the reads it saved."""
-_TOP_POSITION_LEN = 2 + CACHE_TOP_DEPTH // 8
+_TOP_POSITION_LEN = 2 + (CACHE_TOP_DEPTH + 7) // 8
 """A position is its 2-byte depth and ``ceil(depth / 8)`` path bytes: no longer than this, its
 second byte is its depth."""
 CACHED_NODE_BYTES = 170
@@ -54,6 +54,9 @@ class NodeCache:
 
     def update(self, writes: dict[bytes, bytes | None]) -> None:
         top, depth = _TOP_POSITION_LEN, self.depth
+        if depth == (top - 2) * 8:  # as deep as a position of ``top`` bytes goes: length says all
+            self.nodes.update({pos: node for pos, node in writes.items() if len(pos) <= top})
+            return
         self.nodes.update(
             {pos: node for pos, node in writes.items() if len(pos) <= top and pos[1] <= depth}
         )
@@ -121,8 +124,6 @@ class LedgerReader:
         self._cache = cache
         self._schemas = schema_cache
         self._pending = batch.node_writes.setdefault(num, {})
-        self.seen: dict[bytes, bytes | None] = {}
-        """Every node read through this reader: what a block overwrites, for the undo history."""
 
     def get_node(self, position: bytes) -> bytes | None:
         # The hottest read of ingest (~20 per event): the batch's own writes (block n + 1 of a
@@ -132,7 +133,6 @@ class LedgerReader:
             value = self._cache.nodes.get(position, _MISSING)
             if value is _MISSING:
                 value = self._cache.load(self._batch.db, self._num, position)
-        self.seen[position] = value
         return value
 
     def credential(self, credential_id: bytes) -> StatusRecord | None:

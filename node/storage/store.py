@@ -350,9 +350,7 @@ class LedgerStore(LedgerQueries):
             now_ms=now_ms,
             issuer_of=lambda cid: self._issuer_of(batch, cid),
         )
-        writer.add_block(
-            batch, num, applied, raw, reader, retention=self.retention, reader_applied_it=True
-        )
+        writer.add_block(batch, num, applied, raw, applied.smt_previous, retention=self.retention)
         return IngestResult("applied", agency_id, block.height, block.hash, applied=applied)
 
     def _seen(
@@ -396,15 +394,11 @@ class LedgerStore(LedgerQueries):
                 raise HeightError(f"{block.agency_id} block {block.height} is not next to {head}")
             if block.header.prev_hash != head.block_hash:
                 raise PrevHashError(f"{block.agency_id} block {block.height} does not extend head")
+            # ``applied`` may come from another reader of this state: read what it replaces here.
             reader = self._reader(batch, block.agency_id)
+            replaced = {pos: reader.get_node(pos) for pos in applied.smt_writes}
             writer.add_block(
-                batch,
-                num,
-                applied,
-                block.encode(),
-                reader,
-                retention=self.retention,
-                reader_applied_it=False,
+                batch, num, applied, block.encode(), replaced, retention=self.retention
             )
         if batch.ops:
             self._write(batch)
@@ -442,9 +436,7 @@ class LedgerStore(LedgerQueries):
         )
         raw = applied.block.encode()
         num = self._num(agency_id)
-        writer.add_block(
-            batch, num, applied, raw, reader, retention=self.retention, reader_applied_it=True
-        )
+        writer.add_block(batch, num, applied, raw, applied.smt_previous, retention=self.retention)
         for request_id, index in (requests or {}).items():
             batch.put(
                 schema.idempotency(request_id.encode()),

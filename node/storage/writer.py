@@ -22,7 +22,7 @@ from node.core.events import (
 from node.core.ledger import AgencyHead, AppliedBlock
 from node.core.smt import ROOT_POSITION
 from node.storage import codec, schema
-from node.storage.reader import LedgerReader, PendingBatch
+from node.storage.reader import PendingBatch
 
 
 def add_block(
@@ -30,15 +30,14 @@ def add_block(
     num: int,
     applied: AppliedBlock,
     raw: bytes,
-    reader: LedgerReader,
+    replaced: dict[bytes, bytes | None],
     *,
     retention: int,
-    reader_applied_it: bool,
 ) -> None:
-    """Add every write of ``applied`` (encoded as ``raw``); ``reader`` sees the state before it.
+    """Add every write of ``applied`` (encoded as ``raw``).
 
-    ``reader_applied_it``: ``applied`` was computed through ``reader``, so ``reader.seen`` holds
-    every node the block replaces and the undo history needs no further reads.
+    ``replaced``: for each of ``applied.smt_writes``, the node it replaces in the pending state
+    (None: an empty position); ``applied.smt_previous`` when ``applied`` was computed on it.
     """
     block = applied.block
     batch.put(schema.block(num, block.height), raw)
@@ -48,10 +47,7 @@ def add_block(
             batch.rotations.append(
                 (num, block.height, event.ed25519_public, event.secp256k1_address)
             )
-    if not reader_applied_it:
-        for pos in applied.smt_writes:
-            reader.get_node(pos)
-    _add_smt_writes(batch, num, block.height, applied.smt_writes, reader, retention=retention)
+    _add_smt_writes(batch, num, block.height, applied.smt_writes, replaced, retention=retention)
     set_head(batch, num, applied.head)
 
 
@@ -92,29 +88,24 @@ def _add_smt_writes(
     num: int,
     height: int,
     writes: dict[bytes, bytes | None],
-    reader: LedgerReader,
+    replaced: dict[bytes, bytes | None],
     *,
     retention: int,
 ) -> None:
-    node_writes = batch.node_writes.setdefault(num, {})
-    ops, seen = batch.ops, reader.seen
     node_prefix = schema.smt_nodes(num)
-    undo_prefix, undo_suffix = schema.smt_undo_affixes(num, height)
-    for pos, encoded in writes.items():
-        ops[node_prefix + pos] = encoded
-    node_writes.update(writes)
+    batch.ops.update({node_prefix + pos: encoded for pos, encoded in writes.items()})
+    batch.node_writes.setdefault(num, {}).update(writes)
     if retention <= 0:
         return
     # ``apply_batch`` reads every node it replaces; a position it writes without reading lies
     # below an empty subtree or a lone leaf, so it held no node, and needs no undo entry (see
     # the schema's version 2 notes) except the root's, which tells an empty tree.
-    undone = [pos for pos in writes if seen.get(pos) is not None]
-    for pos in undone:
-        ops[undo_prefix + pos + undo_suffix] = seen[pos]
-    if ROOT_POSITION in writes and seen.get(ROOT_POSITION) is None:
-        ops[undo_prefix + ROOT_POSITION + undo_suffix] = b""
-        undone.append(ROOT_POSITION)
-    batch.put(schema.smt_journal(num, height), codec.encode_positions(undone))
+    undone = {pos: old for pos, old in replaced.items() if old is not None}
+    if ROOT_POSITION in writes and replaced.get(ROOT_POSITION) is None:
+        undone[ROOT_POSITION] = b""
+    undo_prefix, undo_suffix = schema.smt_undo_affixes(num, height)
+    batch.ops.update({undo_prefix + pos + undo_suffix: old for pos, old in undone.items()})
+    batch.put(schema.smt_journal(num, height), codec.encode_positions(list(undone)))
     prune_history(batch, num, height - retention)
 
 
