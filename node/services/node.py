@@ -67,7 +67,7 @@ class NodeParams:
 
     block_max_events: int = 1000
     """Under load, larger blocks spread each block's gossip, signature and commit over more
-    events: five nodes on two cores carried ~5,700 events/s with 1000, ~5,000 with 500
+    events: five nodes on two cores carried 5,040-5,357 events/s with 1000, 4,755-4,830 with 500
     (``bench.network``). At low load blocks are cut by ``block_max_delay`` instead."""
     block_max_delay: float = 0.2
     sync_interval: float = 5.0
