@@ -21,6 +21,8 @@ from libp2p.host.basic_host import BasicHost
 from libp2p.network.auto_connector import AutoConnector
 from libp2p.network.config import ConnectionConfig, RetryConfig
 from libp2p.network.swarm import Swarm
+from libp2p.peer.envelope import Envelope
+from libp2p.peer.peerstore import PeerStore
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
@@ -66,11 +68,27 @@ def build_host(config: NetworkConfig, key_pair: KeyPair, gate: MemberGate) -> Ba
         transports=[TCP()],
         retry_config=RetryConfig(max_retries=0),
         connection_config=connections,
+        peerstore_opt=MemberPeerStore(),
     )
     if not isinstance(swarm, Swarm):
         raise TypeError(f"unexpected swarm type {type(swarm).__name__}")
     swarm.auto_connector = _StaticPeersOnly(swarm)
     return BasicHost(network=swarm, disable_identify_address_discovery=True)
+
+
+class MemberPeerStore(PeerStore):
+    """A peerstore that keeps no address a peer announces about itself.
+
+    py-libp2p stores the addresses of every signed peer record it receives (identify, gossip),
+    and dials them whenever a stream is opened to a peer that is not connected, such as a sync
+    request racing a dropped link. Members' addresses are an operator decision (genesis and
+    config), so a record is accepted (py-libp2p drops a pubsub RPC whose record is refused) and its
+    addresses are not kept. Without this, a node could reach a member around a path the operator
+    chose, e.g. a firewall's or a test's link proxy.
+    """
+
+    def consume_peer_record(self, envelope: Envelope, ttl: int) -> bool:
+        return True
 
 
 class _StaticPeersOnly(AutoConnector):
