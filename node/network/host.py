@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 from libp2p import new_swarm
 from libp2p.abc import INetConn, INetStream, INetwork, INotifee
@@ -21,7 +21,8 @@ from libp2p.host.basic_host import BasicHost
 from libp2p.network.auto_connector import AutoConnector
 from libp2p.network.config import ConnectionConfig, RetryConfig
 from libp2p.network.swarm import Swarm
-from libp2p.peer.envelope import Envelope
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
 from libp2p.peer.peerstore import PeerStore
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
@@ -77,18 +78,34 @@ def build_host(config: NetworkConfig, key_pair: KeyPair, gate: MemberGate) -> Ba
 
 
 class MemberPeerStore(PeerStore):
-    """A peerstore that keeps no address a peer announces about itself.
+    """A peerstore that keeps, for each member, only the addresses the service dials it at.
 
-    py-libp2p stores the addresses of every signed peer record it receives (identify, gossip),
-    and dials them whenever a stream is opened to a peer that is not connected, such as a sync
-    request racing a dropped link. Members' addresses are an operator decision (genesis and
-    config), so a record is accepted (py-libp2p drops a pubsub RPC whose record is refused) and its
-    addresses are not kept. Without this, a node could reach a member around a path the operator
-    chose, e.g. a firewall's or a test's link proxy.
+    py-libp2p stores the addresses a peer announces (identify's listen addresses, signed peer
+    records) and dials them whenever a connection or a stream is opened to a peer that is not
+    connected: the service's redial, or a sync request racing a dropped link. Members' addresses
+    are an operator decision (genesis and config), so no other address is kept. Without this, a
+    node could reach a member around a path the operator chose, e.g. a firewall's or a test's
+    link proxy.
     """
 
-    def consume_peer_record(self, envelope: Envelope, ttl: int) -> bool:
-        return True
+    def __init__(self) -> None:
+        super().__init__()
+        self._dialable: dict[ID, frozenset[Multiaddr]] = {}
+
+    def set_dialable(self, peer_id: ID, addrs: Iterable[Multiaddr]) -> None:
+        self._dialable[peer_id] = frozenset(addrs)
+
+    def add_addrs(self, peer_id: ID, addrs: Sequence[Multiaddr], ttl: int = 0) -> None:
+        allowed = self._dialable.get(peer_id, frozenset())
+        super().add_addrs(peer_id, [addr for addr in addrs if addr in allowed], ttl)
+
+
+def dial_only(host: BasicHost, info: PeerInfo) -> None:
+    """Make ``info.addrs`` the only addresses ``host`` ever dials ``info.peer_id`` at."""
+    peerstore = host.get_peerstore()
+    if not isinstance(peerstore, MemberPeerStore):
+        raise TypeError("the host was not built by build_host")
+    peerstore.set_dialable(info.peer_id, info.addrs)
 
 
 class _StaticPeersOnly(AutoConnector):

@@ -31,6 +31,7 @@ from node.network.host import (
     ConnectionNotifee,
     attach_libp2p_logging,
     build_host,
+    dial_only,
     listen_multiaddrs,
 )
 from node.network.identity import key_pair_from_seed, parse_peer_id
@@ -360,6 +361,7 @@ class PeerNetwork:
         config = self._config
         backoff = config.dial_backoff_initial
         info = Libp2pPeerInfo(ID.from_base58(peer.peer_id), [Multiaddr(a) for a in peer.addrs])
+        dial_only(host, info)
         while True:
             event = self._change_event(peer.peer_id)
             if peer.peer_id in self._connected:
@@ -380,9 +382,6 @@ class PeerNetwork:
         network = host.get_network()
         if isinstance(network, Swarm):
             network.unblock_peer(info.peer_id)  # we own the backoff; drop the swarm's 60 s memory
-        # Dial only the configured addresses, never ones a peer advertised through identify:
-        # members' addresses are an operator decision (and a test's proxy must not be bypassed).
-        host.get_peerstore().clear_addrs(info.peer_id)
         try:
             with trio.fail_after(self._config.dial_timeout):
                 await host.connect(info)
