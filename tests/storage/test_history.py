@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import plyvel
 import pytest
@@ -18,10 +21,10 @@ from node.core.events import (
     EventKind,
 )
 from node.core.hashing import ZERO_HASH
-from node.storage import HistoryPrunedError, LedgerStore, schema
+from node.storage import HistoryPrunedError, LedgerStore, schema, writer
 from node.storage import store as store_module
 from node.storage.integrity import verify
-from node.storage.reader import HistoricalNodeReader
+from node.storage.reader import HistoricalNodeReader, PendingBatch
 from tests.factories import NOW_MS, TestNetwork, issue_events, schema_event
 
 
@@ -121,6 +124,44 @@ def test_pruning_writes_in_chunks(
         store.prune_history_through({agency: 6})
         assert min(_undo_heights(store, 0)) == 7
         _assert_provable(store, agency, cids, range(6, 8))
+
+
+class _IteratorCount:
+    """A database whose open iterators are counted (to see what a reader holds between reads)."""
+
+    def __init__(self, db: plyvel.DB) -> None:
+        self.db = db
+        self.open = 0
+
+    @contextlib.contextmanager
+    def iterator(self, **kwargs: Any) -> Iterator[Any]:
+        self.open += 1
+        try:
+            with self.db.iterator(**kwargs) as entries:
+                yield entries
+        finally:
+            self.open -= 1
+
+
+def test_journals_hold_no_iterator_while_the_caller_prunes(
+    tmp_path: Path, net: TestNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An open LevelDB iterator pins the memtables it started on: pruning writes ~1M deletions
+    while it reads the journals, so it must not keep one open between pages."""
+    agency = net.agency_ids[0]
+    monkeypatch.setattr(writer, "JOURNAL_PAGE", 2)
+    with LedgerStore.open(tmp_path / "db", net.genesis, retention=100) as store:
+        _fill(store, net, agency, 6)  # heights 1..7, a journal entry each
+        counted = _IteratorCount(store.raw_db)
+        read = []
+        for height, journal in writer.journals(counted, 0, 6):
+            assert counted.open == 0
+            batch = PendingBatch(store.raw_db)
+            writer.prune_history(batch, 0, height, journal)  # the caller deletes as it reads
+            batch.write(sync=False)
+            read.append(height)
+        assert read == [1, 2, 3, 4, 5, 6]
+        assert _undo_heights(store, 0) == {7}
 
 
 def test_the_window_still_bounds_history_without_checkpoints(
