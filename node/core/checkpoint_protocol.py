@@ -153,6 +153,8 @@ class CheckpointRecord:
     def anchored(self, state: str, tx_hash: str | None, confirmations: int) -> CheckpointRecord:
         if state not in ANCHOR_STATES:
             raise ValueError(f"not an anchoring state: {state}")
+        if confirmations < 0:  # the record's encoding holds an unsigned count
+            raise ValueError(f"confirmations cannot be negative: {confirmations}")
         return replace(self, state=state, tx_hash=tx_hash, confirmations=confirmations)
 
     def encode(self) -> bytes:

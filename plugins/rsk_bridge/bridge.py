@@ -233,7 +233,7 @@ class Bridge:
                 max(record.epoch, on_chain) if anchored.block_number else on_chain
             )
             return
-        confirmations = await self._chain(client.block_number) - anchored.block_number + 1
+        confirmations = await self._chain(client.confirmations_at, anchored.block_number)
         await self._progress(record, record.tx_hash, confirmations)
 
     async def _progress(
@@ -263,7 +263,7 @@ class Bridge:
             return
         if inflight.mined_block != receipt.block_number:
             await self._save_inflight(replace(inflight, mined_block=receipt.block_number))
-        confirmations = await self._chain(client.block_number) - receipt.block_number + 1
+        confirmations = await self._chain(client.confirmations_at, receipt.block_number)
         if confirmations >= self.settings.confirmations:
             anchored = await self._chain(client.checkpoint_of, inflight.epoch)
             fresh = await self._chain(client.receipt, inflight.tx_hash)

@@ -399,7 +399,13 @@ class ChainClient:
         receipt = self.receipt(tx_hash)
         if receipt is None:
             return 0
-        return max(self.block_number() - receipt.block_number + 1, 0)
+        return self.confirmations_at(receipt.block_number)
+
+    def confirmations_at(self, block_number: int) -> int:
+        """Blocks on top of (and including) block ``block_number`` by the head the endpoint
+        reports now; 0 if that head is below it (a reorg since the block was read, or an
+        endpoint behind the one that served it)."""
+        return max(self.block_number() - block_number + 1, 0)
 
     def wait_for_receipt(self, tx_hash: str, *, timeout: float = 300) -> Receipt:
         """Poll until the transaction is mined; :class:`TransactionTimeoutError` otherwise."""

@@ -111,3 +111,12 @@ def test_votes_and_records_round_trip() -> None:
     assert decode_record(record.encode()) == record
     assert record.to_json(2)["state"] == "submitted"
     assert record.to_json(2)["signers"] == ["gi.a"]
+
+
+def test_a_record_refuses_a_negative_confirmation_count() -> None:
+    """The stored encoding holds an unsigned count: a negative one would make the record
+    unreadable after it was written, so it is refused before."""
+    record = CheckpointRecord(checkpoint(2, cut(a=1)), "gi.a").reached(0, 5)
+    with pytest.raises(ValueError, match="negative"):
+        record.anchored("submitted", "0x" + "ab" * 32, -1)
+    assert record.anchored("submitted", "0x" + "ab" * 32, 0).confirmations == 0

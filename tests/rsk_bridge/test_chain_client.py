@@ -103,6 +103,9 @@ def test_a_reorg_that_drops_the_tx_is_noticed_by_confirmations(
     receipt = deployed.wait_for_success(tx_hash, timeout=30)
     anvil_chain.raw("anvil_mine", ["0x2"])
     assert deployed.confirmations(tx_hash) == 3
+    assert deployed.confirmations_at(receipt.block_number) == 3
+    # a block above the head the endpoint reports (read before a reorg shortened the chain)
+    assert deployed.confirmations_at(deployed.block_number() + 2) == 0
     assert deployed.checkpoint_of(1).root == root_of(1)
 
     anvil_chain.raw("anvil_reorg", [3, []])  # replace the tx's block and the two on top
