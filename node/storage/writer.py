@@ -140,7 +140,7 @@ def journals(db: plyvel.DB, num: int, through_height: int) -> Iterator[tuple[int
     iterator pins the memtables and table files it started on, and the caller writes its
     deletions meanwhile (a checkpoint's pruning is ~1M rows, several memtables' worth). One
     iterator held across the whole pruning kept spent memtables resident: 291-294 MiB of node RSS
-    at 1M events in ``bench.resources``, 247-253 MiB read by pages.
+    at 1M events in ``bench.resources``, 246-253 MiB read by pages.
     """
     stop = schema.smt_journal(num, through_height + 1)
     height = 1
