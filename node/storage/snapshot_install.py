@@ -229,10 +229,9 @@ class SnapshotInstaller:
         base) and frontier."""
         num = self.store._num(leaf.agency_id)
         nodes: list[tuple[bytes, bytes]] = []
-        node_prefix = schema.smt_nodes(num)
 
         def emit(position: bytes, encoded: bytes) -> None:
-            nodes.append((node_prefix + position, encoded))
+            nodes.append((schema.smt_node(num, position), encoded))
             if len(nodes) >= FLUSH_ROWS:
                 self._write_nodes(nodes)
 

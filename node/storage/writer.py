@@ -93,8 +93,7 @@ def _add_smt_writes(
     *,
     retention: int,
 ) -> None:
-    node_prefix = schema.smt_nodes(num)
-    batch.ops.update({node_prefix + pos: encoded for pos, encoded in writes.items()})
+    batch.ops.update(schema.smt_node_rows(num, writes))
     batch.node_writes.setdefault(num, {}).update(writes)
     if retention <= 0:
         return

@@ -237,6 +237,33 @@ def test_state_survives_reopen(tmp_path: Path, net: TestNetwork) -> None:
         assert store.head(agency).height == 3
 
 
+def test_tree_nodes_are_keyed_under_their_depth_16_subtree(
+    store: LedgerStore, net: TestNetwork
+) -> None:
+    """A node's key leads with the first 16 bits of its path, so the nodes under one depth-16
+    subtree are neighbours in LevelDB: the deep reads of one key's update share a table block."""
+    agency = net.agency_ids[0]
+    store.author(agency, [schema_event()], net.keys[agency], now_ms=NOW_MS)
+    for _ in range(4):
+        store.author(agency, issue_events(500), net.keys[agency], now_ms=NOW_MS)
+    reader = store.reader(agency)
+    prefix = schema.smt_nodes(store._num(agency))
+    leads: list[bytes] = []
+    for key, encoded in store.raw_db.iterator(prefix=prefix):
+        suffix = key[len(prefix) :]
+        lead = 0 if len(suffix) == 2 else 1 if len(suffix) == 4 else 2  # root, depth 1-8, deeper
+        position = suffix[lead:]
+        depth, _path = smt.decode_position(position)
+        assert suffix[:lead] == position[2:4]
+        assert schema.smt_node(store._num(agency), position) == key
+        assert reader.get_node(position) == encoded
+        if depth >= 9:
+            leads.append(suffix[:2])
+    runs = [lead for i, lead in enumerate(leads) if i == 0 or leads[i - 1] != lead]
+    assert len(runs) == len(set(runs)), "a depth-16 subtree's nodes are not contiguous"
+    assert len(leads) > 1000 and len(set(leads)) > 500
+
+
 def test_cursors(store: LedgerStore) -> None:
     assert store.cursor("rsk-bridge") is None
     store.set_cursor("rsk-bridge", b"\x00\x01")
