@@ -12,6 +12,8 @@ from typing import Any
 
 import plyvel
 
+from node.core import smt
+from node.core.errors import StorageError
 from node.core.ledger import AgencyHead
 from node.core.status import SchemaRecord, StatusRecord, decode_schema_record
 from node.storage import codec, schema
@@ -158,10 +160,13 @@ class LedgerReader:
 class HistoricalNodeReader:
     """SMT nodes of one agency as they were right after block ``height`` (within retention).
 
-    The undo entry ``(position, h)`` holds the node as it was before block ``h``; the first entry
-    after ``height`` therefore holds it as of ``height``. No entry means it has not changed since,
-    or that it did not exist at ``height`` (only the root's creation is recorded): a proof walk
-    at ``height`` reads only positions its parents at ``height`` point at, which existed then.
+    The undo entry ``(position, h)`` restores the node as it was before block ``h`` from the
+    node after it (smt.undo: the whole old node, or the one field block ``h`` changed). The node
+    as of ``height`` is the current one with the entries after ``height`` undone, newest first,
+    starting instead from the oldest entry that holds a whole node, if any. No entry means it has
+    not changed since, or that it did not exist at ``height`` (only the root's creation is
+    recorded): a proof walk at ``height`` reads only positions its parents at ``height`` point
+    at, which existed then.
     """
 
     def __init__(self, db: plyvel.DB, num: int, height: int, current: LedgerReader) -> None:
@@ -173,9 +178,23 @@ class HistoricalNodeReader:
     def get_node(self, position: bytes) -> bytes | None:
         start = schema.smt_undo(self._num, position, self._height + 1)
         stop = schema.prefix_end(schema.smt_undo(self._num, position, 0)[: -schema.HEIGHT_LEN])
-        with self._db.iterator(start=start, stop=stop) as entries:
-            found = next(entries, None)
-        if found is None:
-            return self._current.get_node(position)
-        value: bytes = found[1]
-        return value or None
+        deltas: list[bytes] = []
+        node: bytes | None = None
+        with self._db.iterator(start=start, stop=stop, include_key=False) as entries:
+            for entry in entries:
+                if len(entry) != smt.UNDO_DELTA_LEN:
+                    node = entry or None  # the whole node before that block: older ones undo it
+                    break
+                deltas.append(entry)
+            else:
+                if not deltas:
+                    return self._current.get_node(position)
+                node = self._current.get_node(position)
+        try:
+            for entry in reversed(deltas):
+                node = smt.undo(node, entry)
+        except ValueError as exc:
+            raise StorageError(
+                f"SMT undo history of position {position.hex()} is corrupt: {exc}"
+            ) from exc
+        return node

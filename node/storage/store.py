@@ -60,7 +60,7 @@ the history held is one or two checkpoint intervals. This window is only the bou
 when no checkpoint is anchored (none configured, the chain unreachable); it is not made smaller
 because it must still cover the lag of the newest anchored cut behind the head, which at
 200 ms blocks, a 3,600 s interval and 12 RSK confirmations is far more than 2,000 blocks under
-sustained load. History costs ~10 undo rows per event (~570 bytes on disk per event at 1M
+sustained load. History costs ~10 undo rows per event (~555 bytes on disk per event at 1M
 credentials, ``bench.ingest``)."""
 
 PRUNE_CHUNK_OPS = 25_000

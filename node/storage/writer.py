@@ -21,7 +21,7 @@ from node.core.events import (
     event_to_wire,
 )
 from node.core.ledger import AgencyHead, AppliedBlock
-from node.core.smt import ROOT_POSITION
+from node.core.smt import ROOT_POSITION, undo_entry
 from node.storage import codec, schema
 from node.storage.reader import PendingBatch
 
@@ -100,7 +100,8 @@ def _add_smt_writes(
     # ``apply_batch`` reads every node it replaces; a position it writes without reading lies
     # below an empty subtree or a lone leaf, so it held no node, and needs no undo entry (see
     # the schema's version 2 notes) except the root's, which tells an empty tree.
-    undone = {pos: old for pos, old in replaced.items() if old is not None}
+    # An entry holds what restores the old node from the new one (smt.undo_entry).
+    undone = {pos: undo_entry(old, writes[pos]) for pos, old in replaced.items() if old is not None}
     if ROOT_POSITION in writes and replaced.get(ROOT_POSITION) is None:
         undone[ROOT_POSITION] = b""
     undo_prefix, undo_suffix = schema.smt_undo_affixes(num, height)

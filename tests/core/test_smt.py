@@ -106,6 +106,34 @@ def test_node_codec() -> None:
             smt.decode_node(bad)
 
 
+def test_undo_entries_keep_one_changed_field_or_the_whole_node() -> None:
+    inner, leaf_node = smt.Internal(V1, V2), smt.Leaf(A, V1)
+    cases = [
+        (inner, smt.Internal(V3, V2), 33),  # left child changed
+        (inner, smt.Internal(V1, V3), 33),  # right child changed
+        (inner, smt.Internal(V3, V3), 65),  # both
+        (leaf_node, smt.Leaf(A, V2), 33),  # the leaf's value
+        (leaf_node, smt.Internal(V1, V2), 65),  # a leaf pushed down by a new key
+        (inner, None, 65),
+    ]
+    for old_node, new_node, size in cases:
+        old = smt.encode_node(old_node)
+        new = None if new_node is None else smt.encode_node(new_node)
+        entry = smt.undo_entry(old, new)
+        assert len(entry) == size
+        assert smt.undo(new, entry) == old
+    assert smt.undo(None, b"") is None  # the root before the tree's first key
+    delta = smt.undo_entry(smt.encode_node(inner), smt.encode_node(smt.Internal(V3, V2)))
+    for after, entry in [
+        (None, delta),  # one field, but no node to put it in
+        (smt.encode_node(inner), b"\x07" + bytes(32)),  # unknown tag
+        (smt.encode_node(inner), b"\x02" + bytes(64)),  # a whole node with a bad tag
+        (smt.encode_node(inner), bytes(10)),
+    ]:
+        with pytest.raises(ValueError):
+            smt.undo(after, entry)
+
+
 # --- committed vectors -------------------------------------------------------------------------
 
 
@@ -214,6 +242,10 @@ def test_batches_match_the_reference_and_write_minimally(
         assert result.writes == changed
         assert result.previous == {p: before.get(p) for p in changed}
         assert set(before) <= set(store.nodes)  # nothing is ever deleted
+        for pos, new in result.writes.items():  # every replaced node comes back from its entry
+            old_node = result.previous[pos]
+            if old_node is not None:
+                assert smt.undo(new, smt.undo_entry(old_node, new)) == old_node
         root = result.root
         items.update(batch)
         assert root == smt.compute_root(items) == smt.root_of_store(store)

@@ -184,8 +184,42 @@ def test_undo_is_kept_only_for_nodes_that_existed(tmp_path: Path, net: TestNetwo
         empty = [k for k, v in undo if not v]
         # only the root's creation (block 1, the schema) is recorded as "absent before"
         assert empty == [schema.smt_undo(0, smt.ROOT_POSITION, 1)]
-        assert all(len(v) == smt.NODE_LEN for k, v in undo if v)
+        assert all(len(v) in (smt.NODE_LEN, smt.UNDO_DELTA_LEN) for k, v in undo if v)
         _assert_provable(store, agency, cids, range(0, 7))
+
+
+def test_undo_entries_of_one_changed_field_chain_back_to_every_height(
+    tmp_path: Path, net: TestNetwork
+) -> None:
+    """A block that changes one field of a node (a leaf's value, one child) keeps just that
+    field's old value; a past node is the current one with the later entries undone."""
+    agency = net.agency_ids[0]
+    keys = net.keys[agency]
+    with LedgerStore.open(tmp_path / "db", net.genesis, retention=100) as store:
+        cids = _fill(store, net, agency, 3)
+        first = len(_rows(store.raw_db, schema.smt_undos(0)))
+        for change in (CredentialSuspended, CredentialReinstated, CredentialSuspended):
+            store.author(agency, [change(cids[4])], keys, now_ms=NOW_MS)  # one leaf, its path
+        undo = _rows(store.raw_db, schema.smt_undos(0))
+        lengths = [len(v) for _, v in undo]
+        assert lengths.count(smt.UNDO_DELTA_LEN) >= 3 * 2  # per block: the leaf, its parents
+        assert len(undo) > first
+        _assert_provable(store, agency, cids, range(0, store.head(agency).height + 1))
+        assert verify(store).ok
+
+
+def test_corrupt_undo_history_is_a_clear_storage_error(tmp_path: Path, net: TestNetwork) -> None:
+    agency = net.agency_ids[0]
+    keys = net.keys[agency]
+    with LedgerStore.open(tmp_path / "db", net.genesis, retention=100) as store:
+        cids = _fill(store, net, agency, 2)
+        store.author(agency, [CredentialSuspended(cids[0])], keys, now_ms=NOW_MS)
+        head = store.head(agency).height
+        undo = _rows(store.raw_db, schema.smt_undos(0))
+        key, _ = next((k, v) for k, v in undo if schema.height_of_block_key(k) == head and v)
+        store.raw_db.put(key, b"\x07" + bytes(32))
+        with pytest.raises(StorageError, match=r"undo history .* is corrupt"):
+            store.credential_proof(agency, cids[0], at_height=head - 1)
 
 
 def test_the_empty_tree_before_the_first_state_change_is_provable(
