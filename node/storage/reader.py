@@ -187,9 +187,7 @@ class HistoricalNodeReader:
                     break
                 deltas.append(entry)
             else:
-                if not deltas:
-                    return self._current.get_node(position)
-                node = self._current.get_node(position)
+                node = self._current.get_node(position)  # no whole node after ``height``
         try:
             for entry in reversed(deltas):
                 node = smt.undo(node, entry)
