@@ -177,7 +177,7 @@ class HistoricalNodeReader:
 
     def get_node(self, position: bytes) -> bytes | None:
         start = schema.smt_undo(self._num, position, self._height + 1)
-        stop = schema.prefix_end(schema.smt_undo(self._num, position, 0)[: -schema.HEIGHT_LEN])
+        stop = schema.prefix_end(schema.smt_undos_of(self._num, position))
         deltas: list[bytes] = []
         node: bytes | None = None
         with self._db.iterator(start=start, stop=stop, include_key=False) as entries:

@@ -13,6 +13,7 @@ import plyvel
 
 from node.core.encoding import encode
 from node.core.equivocation import EquivocationProof
+from node.core.errors import StorageError
 from node.core.events import (
     CREDENTIAL_EVENTS,
     GOVERNANCE_EVENTS,
@@ -93,6 +94,11 @@ def _add_smt_writes(
     *,
     retention: int,
 ) -> None:
+    if retention > 0 and height > schema.MAX_UNDO_HEIGHT:
+        raise StorageError(
+            f"block height {height} is past the highest that storage schema version "
+            f"{schema.SCHEMA_VERSION} keeps state history for ({schema.MAX_UNDO_HEIGHT})"
+        )
     batch.ops.update(schema.smt_node_rows(num, writes))
     batch.node_writes.setdefault(num, {}).update(writes)
     if retention <= 0:

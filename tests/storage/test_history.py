@@ -51,7 +51,7 @@ def _rows(db: plyvel.DB, prefix: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def _undo_heights(store: LedgerStore, num: int) -> set[int]:
-    return {schema.height_of_block_key(k) for k, _ in _rows(store.raw_db, schema.smt_undos(num))}
+    return {schema.height_of_undo_key(k) for k, _ in _rows(store.raw_db, schema.smt_undos(num))}
 
 
 def _assert_provable(store: LedgerStore, agency: str, cids: list[bytes], heights: range) -> None:
@@ -216,7 +216,7 @@ def test_corrupt_undo_history_is_a_clear_storage_error(tmp_path: Path, net: Test
         store.author(agency, [CredentialSuspended(cids[0])], keys, now_ms=NOW_MS)
         head = store.head(agency).height
         undo = _rows(store.raw_db, schema.smt_undos(0))
-        key, _ = next((k, v) for k, v in undo if schema.height_of_block_key(k) == head and v)
+        key, _ = next((k, v) for k, v in undo if schema.height_of_undo_key(k) == head and v)
         store.raw_db.put(key, b"\x07" + bytes(32))
         with pytest.raises(StorageError, match=r"undo history .* is corrupt"):
             store.credential_proof(agency, cids[0], at_height=head - 1)
