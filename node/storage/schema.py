@@ -64,8 +64,8 @@ one with the later entries undone, newest first (``reader.HistoricalNodeReader``
 Version 4: undo keys end with a 4-byte height, not 8. At 1M credentials a block writes ~12 undo
 entries per event and checkpoint pruning deletes each again, so this is ~94 bytes less per event
 through LevelDB's log and memtables (its compressed tables barely change: the height's zero bytes
-compressed well), and 8% more events/s with pruning and 9% without, in runs made in turn with
-version 3 (bench/results/README.md). An agency's history stops at height 2^32 - 1
+compressed well), and 2-8% more events/s with pruning and 6-9% without, in runs made in turn
+with version 3 (bench/results/README.md). An agency's history stops at height 2^32 - 1
 (:data:`MAX_UNDO_HEIGHT`: 27 years of 5 blocks a second), where the store refuses the block with
 a clear error.
 
