@@ -52,8 +52,9 @@ before its position, so the nodes under one depth-16 subtree are neighbours in L
 credentials that is ~30 nodes, ~2.5 KB, so the deep nodes a key's update reads below the cached
 top of the tree (reader.NodeCache) come from one table block, not one block per level.
 
-SMT positions are prefix-free (they start with their 2-byte depth, which fixes their length), so an
-undo key ``num, position, height`` belongs to ``position`` exactly when its length matches.
+SMT positions are prefix-free (they start with their 2-byte depth, which fixes their length), so
+the undo keys of ``position`` are exactly those that start with ``num, position``
+(:func:`smt_undos_of`).
 
 An undo entry is what restores the node as it was before its block from the node after it
 (``smt.undo_entry``): where the block changed one field of the node (one child of an internal
@@ -170,8 +171,8 @@ TABLE_NAMES = {
 }
 
 _U16 = struct.Struct(">H")
-_U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
 _NUM_HEIGHT = struct.Struct(">HQ")
 HEIGHT_LEN = 8
 
@@ -304,13 +305,13 @@ def smt_undo(num: int, position: bytes, height: int) -> bytes:
 
 def smt_undos_of(num: int, position: bytes) -> bytes:
     """Prefix of the undo keys of ``position`` and only of it (positions are prefix-free)."""
-    return _UNDO + _U16.pack(num) + position
+    return smt_undos(num) + position
 
 
 def smt_undo_affixes(num: int, height: int) -> tuple[bytes, bytes]:
     """``(prefix, suffix)`` such that ``prefix + position + suffix == smt_undo(num, position,
     height)``: lets the hot loop build one block's undo keys by concatenation."""
-    return _UNDO + _U16.pack(num), _U32.pack(height)
+    return smt_undos(num), _U32.pack(height)
 
 
 def height_of_undo_key(key: bytes) -> int:
